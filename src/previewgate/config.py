@@ -1,0 +1,173 @@
+"""One typed settings object: the only reader of the environment.
+
+Every value comes from a ``PREVIEWGATE_*`` variable and is validated when the
+process starts, so a bad value stops the start with one clear line per error.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".previewgate")
+MiB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable gateway."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PREVIEWGATE_", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    redis_url: str | None = None
+    blob_url: str = ""
+    encryption_key: str | None = None
+    default_upstream_url: str | None = None
+    default_upstream_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=32 * MiB, gt=0)
+    auto_candidates: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cache_ttl_s: float = Field(default=60.0, gt=0)
+    upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
+    upstream_read_timeout_s: float = Field(default=300.0, gt=0)
+    writer_batch_size: int = Field(default=500, ge=1)
+    writer_max_buffer: int = Field(default=100_000, ge=1)
+    capture_limit_bytes: int = Field(default=4 * MiB, ge=1024)
+    gc_grace_s: float = Field(default=3600.0, ge=0)
+    session_secret: str | None = None
+    log_level: str = "INFO"
+    # Identity header names, lower-case, first match wins.
+    request_id_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["x-kilo-request", "x-client-request-id"]
+    )
+    session_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["x-kilocode-taskid", "x-kilo-session", "x-session-id"]
+    )
+    machine_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["x-kilocode-machineid", "x-machine-id"]
+    )
+
+    @field_validator(
+        "trusted_proxies",
+        "auto_candidates",
+        "request_id_headers",
+        "session_headers",
+        "machine_headers",
+        mode="before",
+    )
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("request_id_headers", "session_headers", "machine_headers")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.lower() for v in value]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("blob_url")
+    @classmethod
+    def _blob_url(cls, value: str) -> str:
+        if value and not value.startswith(("file://", "s3://")):
+            raise ValueError("must be file://PATH or s3://BUCKET?endpoint_url=...")
+        return value
+
+    @field_validator("default_upstream_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _encryption_key(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except ValueError as exc:
+                raise ValueError("must be base64") from exc
+            if len(raw) != 32:
+                raise ValueError("must be base64 of exactly 32 bytes")
+        return value
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when running on the embedded defaults (SQLite file in the data folder)."""
+        return self.resolved_database_url.startswith("sqlite")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve()}/previewgate.db"
+
+    @cached_property
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or f"file://{self.data_dir.resolve()}/blobs"
+
+    @cached_property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
+
+    def encryption_key_bytes(self) -> bytes | None:
+        """The 32-byte key, or None when no key is configured or generated."""
+        if self.encryption_key:
+            return base64.b64decode(self.encryption_key)
+        if self.is_embedded:
+            path = self.data_dir / "encryption.key"
+            if path.exists():
+                return base64.b64decode(path.read_text().strip())
+        return None
+
+    def ensure_embedded_key(self) -> None:
+        """On embedded defaults, generate the encryption key once into the data folder."""
+        if self.encryption_key or not self.is_embedded:
+            return
+        path = self.data_dir / "encryption.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(base64.b64encode(os.urandom(32)).decode())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the environment; raise ConfigError with one line per bad value."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "PREVIEWGATE_" + str(err["loc"][0]).upper() if err["loc"] else "?"
+            lines.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc

@@ -1,0 +1,23 @@
+"""Imports every domain's models so the metadata is complete (Alembic, tests)."""
+
+from previewgate.accounts.models import ApiKey, PreviewOptIn, User
+from previewgate.catalog.models import CatalogModel
+from previewgate.evidence.models import ExperimentRequest
+from previewgate.experiments.models import Experiment, Variant, VariantVersion
+from previewgate.feedback.models import Feedback
+from previewgate.store.base import Base
+from previewgate.usage.models import Usage
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "CatalogModel",
+    "Experiment",
+    "ExperimentRequest",
+    "Feedback",
+    "PreviewOptIn",
+    "Usage",
+    "User",
+    "Variant",
+    "VariantVersion",
+]
