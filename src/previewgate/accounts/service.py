@@ -1,0 +1,91 @@
+"""Users, API keys and opt-ins. Services flush; the caller's boundary commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from previewgate.accounts.models import ApiKey, PreviewOptIn, User
+from previewgate.crypto import api_key_prefix, hash_api_key, new_api_key
+from previewgate.errors import Conflict, NotFound, Unprocessable
+from previewgate.store.base import utcnow
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    user_id: uuid.UUID
+    key_id: uuid.UUID
+    plaintext: str  # shown once, never stored
+
+
+async def create_user(session: AsyncSession, email: str, *, is_admin: bool = False) -> User:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise Unprocessable(f"{email!r} is not an e-mail address")
+    existing = await session.scalar(select(User).where(User.email == email))
+    if existing is not None:
+        raise Conflict(f"a user with e-mail {email} already exists")
+    user = User(email=email, is_admin=is_admin)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User:
+    user = await session.scalar(
+        select(User).where(User.email == email.strip().lower(), User.deleted_at.is_(None))
+    )
+    if user is None:
+        raise NotFound(f"no active user with e-mail {email}")
+    return user
+
+
+async def issue_key(session: AsyncSession, user: User) -> IssuedKey:
+    plaintext = new_api_key()
+    key = ApiKey(user_id=user.id, hash=hash_api_key(plaintext), prefix=api_key_prefix(plaintext))
+    session.add(key)
+    await session.flush()
+    return IssuedKey(user_id=user.id, key_id=key.id, plaintext=plaintext)
+
+
+async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> None:
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def soft_delete_user(session: AsyncSession, user: User) -> None:
+    """Mark the user deleted and revoke their keys; experiment evidence is kept (retention)."""
+    now = utcnow()
+    user.deleted_at = now
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.flush()
+
+
+async def add_credit(session: AsyncSession, user: User, microusd: int) -> int:
+    user.balance_microusd += microusd
+    await session.flush()
+    return user.balance_microusd
+
+
+async def record_opt_in(
+    session: AsyncSession, user_id: uuid.UUID, public_model_id: str, disclosure_version: int
+) -> PreviewOptIn:
+    existing = await session.get(PreviewOptIn, (user_id, public_model_id, disclosure_version))
+    if existing is not None:
+        return existing
+    opt_in = PreviewOptIn(
+        user_id=user_id, public_model_id=public_model_id, disclosure_version=disclosure_version
+    )
+    session.add(opt_in)
+    await session.flush()
+    return opt_in

@@ -1,0 +1,105 @@
+"""create_app(): the hot path in front, FastAPI for everything else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
+
+from previewgate import observability
+from previewgate.accounts import endpoints as accounts_endpoints
+from previewgate.catalog import endpoints as catalog_endpoints
+from previewgate.config import Settings
+from previewgate.errors import PreviewGateError
+from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
+from previewgate.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str, code: str, type_: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": type_, "code": code}}, status_code=status
+    )
+
+
+def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_runtime:
+            await runtime.start()
+        try:
+            yield
+        finally:
+            if manage_runtime:
+                await runtime.stop()
+
+    api = FastAPI(title="PreviewGate", version="0.1.0", lifespan=lifespan)
+    api.state.runtime = runtime
+
+    @api.exception_handler(PreviewGateError)
+    async def _domain_error(_: Request, exc: PreviewGateError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        return _error(422, f"{where}: {first.get('msg')}", "invalid_input", "invalid_request_error")
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return _error(exc.status_code, str(exc.detail), code, "invalid_request_error")
+
+    @api.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+        return _error(500, "internal error", "internal_error", "server_error")
+
+    api.include_router(observability.router)
+    api.include_router(catalog_endpoints.public)
+    api.include_router(catalog_endpoints.admin)
+    api.include_router(accounts_endpoints.router)
+    for extra in _extra_routers():
+        api.include_router(extra)
+    return api
+
+
+def _extra_routers() -> list[object]:
+    """Routers of domains that mount optional surfaces (experiments, feedback, pages)."""
+    from previewgate.routers import extra_routers
+
+    return extra_routers()
+
+
+class PreviewGateApp:
+    """The outermost ASGI app: chat completions bypass the framework."""
+
+    def __init__(self, runtime: Runtime, manage_runtime: bool = True) -> None:
+        self.runtime = runtime
+        self.api = build_api(runtime, manage_runtime)
+        self.chat = ChatCompletions(runtime)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in CHAT_PATHS:
+            await self.chat(scope, receive, send)
+            return
+        await self.api(scope, receive, send)
+
+
+def create_app(settings: Settings) -> PreviewGateApp:
+    return PreviewGateApp(Runtime.build(settings))
+
+
+def create_app_from_env() -> PreviewGateApp:
+    """Factory for `uvicorn --factory` (used by `previewgate serve --workers N`)."""
+    from previewgate.config import load_settings
+
+    return create_app(load_settings())

@@ -1,0 +1,150 @@
+"""The model catalog: add and edit production and preview models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from previewgate.catalog.models import CatalogModel
+from previewgate.catalog.upstream import UpstreamSpec
+from previewgate.crypto import KeyCipher
+from previewgate.errors import Conflict, NotFound, Unprocessable
+
+DEFAULT_DISCLOSURE = (
+    "This is a preview model. Prompts and responses may be retained for experiment analysis "
+    "and partner evaluation for the retention window. Do not submit secrets or personal data."
+)
+
+
+class Pricing(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class ModelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    public_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:/@+-]+$")
+    kind: Literal["production", "preview"]
+    display_name: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=4000)
+    context_length: int | None = Field(default=None, gt=0)
+    upstream: UpstreamSpec | None = None
+    api_key: str | None = Field(default=None, min_length=1, max_length=4096)
+    pricing: Pricing | None = None
+    disclosure_text: str | None = Field(default=None, max_length=20000)
+
+    @field_validator("public_id")
+    @classmethod
+    def _not_auto(cls, value: str) -> str:
+        if value == "auto":
+            raise ValueError("'auto' is reserved")
+        return value
+
+
+class ModelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    context_length: int | None = Field(default=None, gt=0)
+    upstream: UpstreamSpec | None = None
+    api_key: str | None = Field(default=None, min_length=1, max_length=4096)
+    pricing: Pricing | None = None
+    disclosure_text: str | None = Field(default=None, max_length=20000)
+
+
+def parse_upstream(raw: object) -> UpstreamSpec:
+    try:
+        return UpstreamSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise Unprocessable(f"invalid upstream: {_first_error(exc)}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "value"
+    return f"{where}: {err['msg']}"
+
+
+async def list_models(session: AsyncSession) -> list[CatalogModel]:
+    return list(await session.scalars(select(CatalogModel).order_by(CatalogModel.public_id)))
+
+
+async def get_model(session: AsyncSession, public_id: str) -> CatalogModel:
+    model = await session.get(CatalogModel, public_id)
+    if model is None:
+        raise NotFound(f"model {public_id!r} is not in the catalog")
+    return model
+
+
+async def create_model(session: AsyncSession, cipher: KeyCipher, data: ModelCreate) -> CatalogModel:
+    if await session.get(CatalogModel, data.public_id) is not None:
+        raise Conflict(f"model {data.public_id!r} already exists")
+    model = CatalogModel(
+        public_id=data.public_id,
+        kind=data.kind,
+        display_name=data.display_name or data.public_id,
+        description=data.description,
+        context_length=data.context_length,
+        upstream=data.upstream.stored() if data.upstream else None,
+        encrypted_api_key=cipher.encrypt(data.api_key) if data.api_key else None,
+        pricing=data.pricing.model_dump() if data.pricing else None,
+    )
+    if data.kind == "preview":
+        model.disclosure_text = data.disclosure_text or DEFAULT_DISCLOSURE
+        model.disclosure_version = 1
+    elif data.disclosure_text:
+        raise Unprocessable("disclosure_text applies to preview models only")
+    session.add(model)
+    await session.flush()
+    return model
+
+
+async def update_model(
+    session: AsyncSession, cipher: KeyCipher, public_id: str, data: ModelUpdate
+) -> CatalogModel:
+    model = await get_model(session, public_id)
+    fields: dict[str, Any] = data.model_dump(exclude_unset=True)
+    for name in ("display_name", "description", "context_length"):
+        if name in fields:
+            setattr(model, name, fields[name])
+    if "upstream" in fields:
+        model.upstream = data.upstream.stored() if data.upstream else None
+    if data.api_key is not None:
+        model.encrypted_api_key = cipher.encrypt(data.api_key)
+    if "pricing" in fields:
+        model.pricing = data.pricing.model_dump() if data.pricing else None
+    if data.disclosure_text is not None:
+        if model.kind != "preview":
+            raise Unprocessable("disclosure_text applies to preview models only")
+        if data.disclosure_text != model.disclosure_text:
+            # A changed text needs fresh consent: bump the version opt-ins are keyed on.
+            model.disclosure_text = data.disclosure_text
+            model.disclosure_version += 1
+    await session.flush()
+    return model
+
+
+def public_view(model: CatalogModel) -> dict[str, Any]:
+    """The admin view of a model: everything but the key, which shows as configured or not."""
+    return {
+        "public_id": model.public_id,
+        "kind": model.kind,
+        "display_name": model.display_name,
+        "description": model.description,
+        "context_length": model.context_length,
+        "upstream": model.upstream,
+        "key_configured": model.encrypted_api_key is not None,
+        "pricing": model.pricing,
+        "disclosure_text": model.disclosure_text,
+        "disclosure_version": model.disclosure_version,
+        "created_at": model.created_at.isoformat(),
+        "updated_at": model.updated_at.isoformat(),
+    }

@@ -1,0 +1,66 @@
+"""`previewgate demo`: a local mock upstream plus the gateway on embedded defaults."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+import uvicorn
+
+from previewgate.app import PreviewGateApp
+from previewgate.cli.common import prepare_store, settings_or_exit
+from previewgate.cli.serve import configure_logging, uvicorn_config_kwargs
+from previewgate.config import Settings
+from previewgate.demo.mock_upstream import MockUpstream, serve_mock
+from previewgate.demo.seed import DEMO_MODEL, seed_demo
+from previewgate.runtime import Runtime
+
+
+def _banner(settings: Settings, admin_key: str) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    return f"""
+PreviewGate demo is running at {base}
+  admin API key: {admin_key}
+
+Send a first request:
+  curl -s {base}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{{"model": "{DEMO_MODEL}", "messages": [{{"role": "user", "content": "Hi"}}]}}'
+
+Stop with Ctrl-C. Data lives in {settings.data_dir.resolve()}.
+"""
+
+
+async def _run_demo(settings: Settings) -> None:
+    await prepare_store(settings, migrate=True)
+    mock_port = settings.port + 1
+    mock = await serve_mock(MockUpstream(), settings.host, mock_port)
+    runtime = Runtime.build(settings)
+    async with runtime.sessions() as session, session.begin():
+        seeded = await seed_demo(
+            session, runtime.cipher, settings.data_dir, f"http://{settings.host}:{mock_port}/v1"
+        )
+    app = PreviewGateApp(runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            **uvicorn_config_kwargs(),
+        )  # type: ignore[arg-type]
+    )
+    click.echo(_banner(settings, seeded.admin_key))
+    try:
+        await server.serve()
+    finally:
+        await mock.cleanup()
+
+
+@click.command()
+def demo() -> None:
+    """Start a local mock upstream and the gateway on embedded defaults, with demo data."""
+    settings = settings_or_exit()
+    if not settings.is_embedded:
+        raise click.ClickException("the demo runs on embedded defaults (unset DATABASE_URL)")
+    configure_logging(settings.log_level)
+    asyncio.run(_run_demo(settings))

@@ -1,0 +1,77 @@
+"""`previewgate models ...`: the catalog from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from previewgate.catalog import service
+from previewgate.cli.common import publish_invalidation, run_in_session, settings_or_exit
+from previewgate.crypto import KeyCipher
+
+
+@click.group()
+def models() -> None:
+    """Manage the model catalog."""
+
+
+@models.command("add")
+@click.argument("public_id")
+@click.option("--kind", type=click.Choice(["production", "preview"]), default="production")
+@click.option("--upstream", "upstream_json", help="Upstream JSON, e.g. '{\"internal_id\": ...}'.")
+@click.option("--api-key-env", help="Name of an environment variable holding the upstream key.")
+@click.option("--price-in", type=float, help="USD per million input tokens.")
+@click.option("--price-out", type=float, help="USD per million output tokens.")
+@click.option("--disclosure", help="Disclosure text (preview models).")
+@click.option("--name", "display_name", default="")
+def models_add(
+    public_id: str,
+    kind: str,
+    upstream_json: str | None,
+    api_key_env: str | None,
+    price_in: float | None,
+    price_out: float | None,
+    disclosure: str | None,
+    display_name: str,
+) -> None:
+    """Add a model. Keys are read from an environment variable, never from argv."""
+    settings = settings_or_exit()
+    try:
+        data = service.ModelCreate(
+            public_id=public_id,
+            kind=kind,  # type: ignore[arg-type]
+            display_name=display_name,
+            upstream=json.loads(upstream_json) if upstream_json else None,
+            api_key=os.environ.get(api_key_env) if api_key_env else None,
+            pricing={"input": price_in or 0, "output": price_out or 0}
+            if price_in or price_out
+            else None,
+            disclosure_text=disclosure,
+        )
+    except (ValidationError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"invalid model: {exc}") from exc
+
+    async def work(session: AsyncSession) -> None:
+        await service.create_model(session, KeyCipher(settings.encryption_key_bytes()), data)
+
+    run_in_session(settings, work)
+    asyncio.run(publish_invalidation(settings))
+    click.echo(f"added {kind} model {public_id}")
+
+
+@models.command("list")
+def models_list() -> None:
+    """List the catalog (keys show only as configured or not)."""
+
+    async def work(session: AsyncSession) -> list[dict[str, object]]:
+        return [service.public_view(m) for m in await service.list_models(session)]
+
+    for view in run_in_session(settings_or_exit(), work):
+        click.echo(
+            f"{view['public_id']:40} {view['kind']:10} key_configured={view['key_configured']}"
+        )

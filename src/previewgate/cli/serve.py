@@ -1,0 +1,53 @@
+"""`previewgate serve` and `previewgate migrate`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import click
+import uvicorn
+
+from previewgate.cli.common import prepare_store, settings_or_exit
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def uvicorn_config_kwargs() -> dict[str, object]:
+    return {
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 30,
+    }
+
+
+@click.command()
+@click.option("--workers", type=int, default=None, help="Processes (default PREVIEWGATE_WORKERS).")
+def serve(workers: int | None) -> None:
+    """Start the gateway (production entry point: no demo data, no demo upstream)."""
+    settings = settings_or_exit()
+    configure_logging(settings.log_level)
+    asyncio.run(prepare_store(settings, migrate=False))
+    uvicorn.run(
+        "previewgate.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level.lower(),
+        **uvicorn_config_kwargs(),  # type: ignore[arg-type]
+    )
+
+
+@click.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    settings = settings_or_exit()
+    asyncio.run(prepare_store(settings, migrate=True))
+    click.echo("database is at the latest schema")

@@ -1,0 +1,177 @@
+"""A local OpenAI-compatible upstream for the demo, the tests and the benchmark.
+
+Behaviour is chosen by the last user message when it starts with ``#mock:``:
+``500``, ``429``, ``400``, ``drop`` (close the connection), ``slow=SECONDS``
+(delay before the first byte), ``cut`` (stream stops mid-way), ``invalid_json``,
+``big=BYTES`` (a large body). Every request received is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class MockUpstream:
+    reply: str = "Hello! This is a reply from the demo upstream."
+    # Error texts of real providers often echo the model id and the key prefix.
+    leak_secrets_in_errors: bool = True
+    requests: list[RecordedRequest] = field(default_factory=list)
+    chunk_words: int = 1
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/chat/completions", self.chat)
+        app.router.add_post("/api/v1/chat/completions", self.chat)
+        return app
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read())
+        self.requests.append(RecordedRequest(request.path, dict(request.headers), body))
+        model = str(body.get("model", ""))
+        behaviour = _behaviour(body)
+        key = request.headers.get("Authorization", "")
+        if behaviour.startswith("slow="):
+            await asyncio.sleep(float(behaviour.split("=", 1)[1]))
+        if behaviour == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
+        if behaviour in ("500", "429", "400"):
+            message = "upstream failure"
+            if self.leak_secrets_in_errors:
+                message = f"model {model} failed at {request.url} for key {key[7:]}"
+            headers = {"retry-after": "1"} if behaviour == "429" else {}
+            return web.json_response(
+                {"error": {"message": message, "type": "server_error", "code": behaviour}},
+                status=int(behaviour),
+                headers={**headers, "x-upstream-model": model},
+            )
+        if behaviour == "invalid_json":
+            return web.Response(body=b"{not json", content_type="application/json")
+        text = self.reply
+        if behaviour.startswith("big="):
+            text = "x" * int(behaviour.split("=", 1)[1])
+        usage = _usage(body, text)
+        if body.get("stream"):
+            return await self._stream(request, body, model, text, usage, behaviour == "cut")
+        return web.json_response(
+            {
+                "id": "chatcmpl-mock",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            },
+            headers={"x-request-id": "req-mock", "openai-model": model, "server": "mock"},
+            dumps=lambda o: orjson.dumps(o).decode(),
+        )
+
+    async def _stream(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        model: str,
+        text: str,
+        usage: dict[str, Any],
+        cut: bool,
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(
+            headers={
+                "content-type": "text/event-stream",
+                "x-request-id": "req-mock",
+                "openai-model": model,
+            }
+        )
+        await resp.prepare(request)
+        base = {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+
+        async def event(payload: dict[str, Any]) -> None:
+            await resp.write(b"data: " + orjson.dumps({**base, **payload}) + b"\n\n")
+
+        await event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+        words = text.split(" ")
+        for i in range(0, len(words), self.chunk_words):
+            piece = " ".join(words[i : i + self.chunk_words])
+            if i + self.chunk_words < len(words):
+                piece += " "
+            await event({"choices": [{"index": 0, "delta": {"content": piece}}]})
+            if cut and i >= len(words) // 2:
+                assert request.transport is not None
+                request.transport.close()
+                return resp
+        await event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        options = body.get("stream_options") or {}
+        if options.get("include_usage"):
+            await event({"choices": [], "usage": usage})
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
+
+def _behaviour(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str) and content.startswith("#mock:"):
+                return content[6:].split()[0]
+            break
+    return ""
+
+
+def _usage(body: dict[str, Any], text: str) -> dict[str, Any]:
+    prompt_words = sum(
+        len(str(m.get("content", "")).split())
+        for m in body.get("messages") or []
+        if isinstance(m, dict)
+    )
+    completion = max(1, len(text.split()))
+    return {
+        "prompt_tokens": prompt_words + 3,
+        "completion_tokens": completion,
+        "total_tokens": prompt_words + 3 + completion,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
+
+
+async def serve_mock(upstream: MockUpstream, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(upstream.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    for site in runner.sites:
+        server = site._server
+        if server is not None and getattr(server, "sockets", None):
+            return int(server.sockets[0].getsockname()[1])
+    raise RuntimeError("mock upstream is not listening")

@@ -1,0 +1,60 @@
+"""Shared FastAPI dependencies: runtime, a request-scoped session, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from previewgate.errors import Forbidden, Unauthorized
+from previewgate.gateway.endpoints import EMPTY_SNAPSHOT
+from previewgate.gateway.identity import caller_from_authorization
+from previewgate.gateway.snapshot import Caller
+from previewgate.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    async with runtime.sessions() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def optional_caller(request: Request, runtime: RuntimeDep) -> Caller | None:
+    snapshot = runtime.routing.snapshot or EMPTY_SNAPSHOT
+    return caller_from_authorization(request.headers.get("authorization"), snapshot)
+
+
+def require_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+    if caller is None:
+        raise Unauthorized("an API key is required: Authorization: Bearer <api key>")
+    return caller
+
+
+def require_admin(request: Request, runtime: RuntimeDep) -> Caller:
+    session_caller = getattr(request.state, "admin_caller", None)
+    if isinstance(session_caller, Caller):
+        return session_caller
+    caller = optional_caller(request, runtime)
+    if caller is None:
+        raise Unauthorized("an admin API key is required: Authorization: Bearer <api key>")
+    if not caller.is_admin:
+        raise Forbidden("this endpoint is for administrators")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(require_caller)]
+OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]
+AdminDep = Annotated[Caller, Depends(require_admin)]

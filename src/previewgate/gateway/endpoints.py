@@ -1,0 +1,212 @@
+"""The hot path: ``POST /v1/chat/completions`` as a plain ASGI handler.
+
+It runs outside the web framework on purpose: no dependency injection,
+validation models or response classes per request, only what the request needs.
+Nothing here touches the database, Redis or the blob store; the finished
+request leaves a UsageEvent for the background writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from previewgate import metrics
+from previewgate.errors import BadRequest, InvalidJson, PayloadTooLarge, PreviewGateError
+from previewgate.gateway.identity import Identity, identify
+from previewgate.gateway.proxy import Outcome, forward, send_error, wait_for_disconnect
+from previewgate.gateway.resolve import RouteDecision, resolve
+from previewgate.gateway.snapshot import Snapshot
+from previewgate.gateway.upstream import build_upstream_body, client_wants_usage
+from previewgate.store.base import utcnow
+from previewgate.usage.events import AttributionEvent, UsageEvent
+
+if TYPE_CHECKING:
+    from previewgate.runtime import Runtime
+
+log = logging.getLogger(__name__)
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+CHAT_PATHS = frozenset(
+    {
+        "/v1/chat/completions",
+        "/api/openrouter/v1/chat/completions",
+        "/api/openrouter/chat/completions",
+    }
+)
+EMPTY_SNAPSHOT = Snapshot(loaded_at=0.0)
+CLIENT_CLOSED = 499  # nginx's convention for "client closed request"
+
+
+async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+        parts.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
+def parse_chat_body(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise InvalidJson("request body is empty; expected a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJson(f"request body is not valid JSON: {exc.msg}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise BadRequest("'model' is required and must be a non-empty string", code="missing_model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest(
+            "'messages' is required and must be a non-empty array", code="missing_messages"
+        )
+    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+        raise BadRequest("each message must be an object with a 'role'", code="invalid_messages")
+    stream = body.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise BadRequest("'stream' must be a boolean")
+    return body
+
+
+class ChatCompletions:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            await send_error(send, BadRequest("use POST", code="method_not_allowed"))
+            return
+        started = time.perf_counter()
+        created_at = utcnow()
+        rt = self.runtime
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        peer = scope.get("client")
+        try:
+            raw = await read_body(receive, headers, rt.settings.max_body_bytes)
+            body = parse_chat_body(raw)
+            snapshot = rt.routing.snapshot
+            identity = identify(
+                headers, peer[0] if peer else None, snapshot or EMPTY_SNAPSHOT, rt.settings
+            )
+            decision = resolve(
+                body, identity, snapshot, rt.routing.is_fresh(), rt.settings, created_at
+            )
+            stream = bool(body.get("stream"))
+            upstream_body = build_upstream_body(body, decision, stream)
+        except PreviewGateError as error:
+            metrics.REQUESTS.labels("chat", f"{error.status // 100}xx").inc()
+            await send_error(send, error)
+            return
+        except asyncio.CancelledError:
+            return
+
+        payload = orjson.dumps(upstream_body)
+        drop_usage = stream and not client_wants_usage(body)
+        outcome = Outcome()
+        work = asyncio.ensure_future(
+            forward(rt.http, send, decision, payload, stream, drop_usage, outcome, started)
+        )
+        watch = asyncio.ensure_future(wait_for_disconnect(receive))
+        try:
+            await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not work.done():
+                # The client went away (or we are shutting down): stop the upstream call too.
+                work.cancel()
+                outcome.error_kind = "client_cancelled"
+                outcome.status_code = outcome.status_code or CLIENT_CLOSED
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+            watch.cancel()
+            self._record(created_at, started, identity, decision, upstream_body, stream, outcome)
+        if work.done() and not work.cancelled() and work.exception() is not None:
+            log.error("proxy failed", exc_info=work.exception())
+
+    def _record(
+        self,
+        created_at: Any,
+        started: float,
+        identity: Identity,
+        decision: RouteDecision,
+        upstream_body: dict[str, Any],
+        stream: bool,
+        outcome: Outcome,
+    ) -> None:
+        total_s = time.perf_counter() - started
+        usage = outcome.usage or {}
+        status = outcome.status_code or 500
+        has_error = outcome.error_kind is not None or status >= 400
+        metrics.REQUESTS.labels("chat", f"{status // 100}xx").inc()
+        metrics.LATENCY.labels("chat").observe(total_s)
+        if outcome.ttfb_s is not None:
+            metrics.TTFB.labels("chat").observe(outcome.ttfb_s)
+        details = usage.get("prompt_tokens_details")
+        attribution = None
+        if decision.version_id is not None and decision.allocation_subject is not None:
+            attribution = AttributionEvent(
+                variant_version_id=decision.version_id,
+                allocation_subject=decision.allocation_subject,
+                client_request_id=identity.client_request_id,
+                upstream_body=upstream_body,
+                response_chunks=outcome.chunks or [],
+                streamed=stream,
+            )
+        event = UsageEvent(
+            id=uuid.uuid4(),
+            created_at=created_at,
+            user_id=identity.caller.user_id if identity.caller else None,
+            public_model_id=decision.public_id,
+            status_code=status,
+            has_error=has_error,
+            error_kind=outcome.error_kind or (f"http_{status}" if status >= 400 else None),
+            input_tokens=_int(usage.get("prompt_tokens")),
+            output_tokens=_int(usage.get("completion_tokens")),
+            cached_tokens=_int(details.get("cached_tokens")) if isinstance(details, dict) else None,
+            cost_microusd=0 if decision.experimented else outcome.cost_microusd,
+            ttfb_ms=round(outcome.ttfb_s * 1000) if outcome.ttfb_s is not None else None,
+            total_ms=round(total_s * 1000),
+            session_id=identity.session_id,
+            machine_id=identity.machine_id,
+            client_ip=identity.client_ip,
+            streamed=stream,
+            client_meta=_client_meta(identity),
+            attribution=attribution,
+        )
+        self.runtime.writer.submit(event)
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _client_meta(identity: Identity) -> dict[str, Any] | None:
+    meta = {
+        "user_agent": identity.user_agent,
+        "feature": identity.feature,
+        "mode": identity.mode,
+        "editor": identity.editor,
+    }
+    return {k: v for k, v in meta.items() if v} or None

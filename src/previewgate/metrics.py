@@ -1,0 +1,42 @@
+"""Prometheus metrics, one registry per process."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()
+
+REQUESTS = Counter("previewgate_requests_total", "Proxied requests", ["route", "status_class"])
+LATENCY = Histogram(
+    "previewgate_request_seconds",
+    "Total request latency",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+TTFB = Histogram(
+    "previewgate_ttfb_seconds",
+    "Time to first upstream byte",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+UPSTREAM_ERRORS = Counter("previewgate_upstream_errors_total", "Upstream failures", ["kind"])
+WRITER_QUEUE = Gauge("previewgate_writer_queue_depth", "Usage events waiting to be written")
+WRITER_WRITTEN = Counter("previewgate_writer_rows_total", "Rows written", ["table"])
+WRITER_FAILURES = Counter("previewgate_writer_failures_total", "Failed write attempts")
+WRITER_DROPPED = Counter(
+    "previewgate_writer_dropped_total", "Usage events dropped because the buffer was full"
+)
+ATTRIBUTION_FAILURES = Counter(
+    "previewgate_attribution_failures_total", "Attribution rows that could not be written"
+)
+BLOB_FAILURES = Counter("previewgate_blob_failures_total", "Blob writes that failed")
+CACHE_RELOADS = Counter("previewgate_cache_reloads_total", "Routing state reloads")
+CACHE_RELOAD_FAILURES = Counter(
+    "previewgate_cache_reload_failures_total", "Routing state reloads that failed"
+)
+CACHE_INVALIDATIONS = Counter(
+    "previewgate_cache_invalidations_total", "Invalidation messages received over Redis"
+)
+INVARIANT_VIOLATIONS = Counter(
+    "previewgate_invariant_violations_total", "Requests refused by a broken invariant", ["kind"]
+)

@@ -1,0 +1,82 @@
+"""The per-process runtime: store, caches, HTTP client, writer. Built once by the app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from previewgate.config import Settings
+from previewgate.crypto import KeyCipher
+from previewgate.evidence.blobs import BlobStore, open_blob_store
+from previewgate.evidence.recorder import EvidenceRecorder
+from previewgate.gateway.routing_cache import RoutingCache
+from previewgate.gateway.snapshot import Snapshot, load_snapshot
+from previewgate.gateway.upstream import create_http_session
+from previewgate.store.engine import create_engine, session_factory
+from previewgate.usage.writer import UsageWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: KeyCipher
+    blobs: BlobStore
+    routing: RoutingCache
+    writer: UsageWriter
+    _http: aiohttp.ClientSession | None = field(default=None)
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        assert self._http is not None, "runtime not started"
+        return self._http
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        engine = create_engine(settings.resolved_database_url)
+        sessions = session_factory(engine)
+        cipher = KeyCipher(settings.encryption_key_bytes())
+        blobs = open_blob_store(settings.resolved_blob_url)
+
+        async def loader(started: float) -> Snapshot:
+            async with sessions() as session:
+                return await load_snapshot(session, cipher, started)
+
+        recorder = EvidenceRecorder(blobs, settings.capture_limit_bytes)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            cipher=cipher,
+            blobs=blobs,
+            routing=RoutingCache(loader, settings.cache_ttl_s, settings.redis_url),
+            writer=UsageWriter(
+                sessions,
+                recorder.write,
+                batch_size=settings.writer_batch_size,
+                max_buffer=settings.writer_max_buffer,
+            ),
+        )
+
+    async def start(self) -> None:
+        if not self.cipher.available:
+            log.error("PREVIEWGATE_ENCRYPTION_KEY is missing: experimented models will answer 503")
+        self._http = create_http_session(
+            self.settings.upstream_connect_timeout_s, self.settings.upstream_read_timeout_s
+        )
+        await self.routing.start()
+        self.writer.start()
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+        await self.routing.stop()
+        if self._http is not None:
+            await self._http.close()
+        await self.blobs.close()
+        await self.engine.dispose()

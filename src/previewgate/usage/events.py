@@ -1,0 +1,66 @@
+"""The value object a finished request leaves behind for the background writer."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class AttributionEvent:
+    """Which checkpoint served an experimented request, and the raw material for its evidence."""
+
+    variant_version_id: uuid.UUID
+    allocation_subject: str
+    client_request_id: str | None
+    upstream_body: dict[str, Any]  # canonical body after all rewrites
+    response_chunks: list[bytes] = field(default_factory=list)
+    streamed: bool = False
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    id: uuid.UUID
+    created_at: datetime
+    user_id: uuid.UUID | None
+    public_model_id: str
+    status_code: int
+    has_error: bool
+    error_kind: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_tokens: int | None
+    cost_microusd: int
+    ttfb_ms: int | None
+    total_ms: int
+    session_id: str | None
+    machine_id: str | None
+    client_ip: str | None
+    streamed: bool
+    client_meta: dict[str, Any] | None
+    attribution: AttributionEvent | None = None
+
+    def usage_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "user_id": self.user_id,
+            "public_model_id": self.public_model_id,
+            "request_kind": "chat.completions",
+            "status_code": self.status_code,
+            "has_error": self.has_error,
+            "error_kind": self.error_kind,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost_microusd": self.cost_microusd,
+            "ttfb_ms": self.ttfb_ms,
+            "total_ms": self.total_ms,
+            "session_id": self.session_id,
+            "machine_id": self.machine_id,
+            "client_ip": self.client_ip,
+            "streamed": self.streamed,
+            "client_meta": self.client_meta,
+        }
