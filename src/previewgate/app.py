@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -72,7 +72,7 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     return api
 
 
-def _extra_routers() -> list[object]:
+def _extra_routers() -> list[APIRouter]:
     """Routers of domains that mount optional surfaces (experiments, feedback, pages)."""
     from previewgate.routers import extra_routers
 

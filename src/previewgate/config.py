@@ -122,6 +122,10 @@ class Settings(BaseSettings):
                 raise ValueError("must be base64 of exactly 32 bytes")
         return value
 
+    def replace(self, **changes: object) -> Settings:
+        """A re-validated copy with ``changes`` applied (derived values recomputed)."""
+        return type(self)(**{**self.model_dump(), **changes})
+
     @property
     def is_embedded(self) -> bool:
         """True when running on the embedded defaults (SQLite file in the data folder)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter
 
 
-def extra_routers() -> list[Any]:
+def extra_routers() -> list[APIRouter]:
     return []

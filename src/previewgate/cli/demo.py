@@ -47,7 +47,7 @@ async def _run_demo(settings: Settings) -> None:
             port=settings.port,
             log_level="warning",
             **uvicorn_config_kwargs(),
-        )  # type: ignore[arg-type]
+        )
     )
     click.echo(_banner(settings, seeded.admin_key))
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import click
 import uvicorn
@@ -17,7 +18,7 @@ def configure_logging(level: str) -> None:
     )
 
 
-def uvicorn_config_kwargs() -> dict[str, object]:
+def uvicorn_config_kwargs() -> dict[str, Any]:
     return {
         "loop": "uvloop",
         "http": "httptools",
@@ -41,7 +42,7 @@ def serve(workers: int | None) -> None:
         port=settings.port,
         workers=workers or settings.workers,
         log_level=settings.log_level.lower(),
-        **uvicorn_config_kwargs(),  # type: ignore[arg-type]
+        **uvicorn_config_kwargs(),
     )
 
 

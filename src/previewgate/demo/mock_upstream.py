@@ -170,8 +170,6 @@ async def serve_mock(upstream: MockUpstream, host: str, port: int) -> web.AppRun
 
 
 def bound_port(runner: web.AppRunner) -> int:
-    for site in runner.sites:
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            return int(server.sockets[0].getsockname()[1])
+    for address in runner.addresses:
+        return int(address[1])
     raise RuntimeError("mock upstream is not listening")

@@ -171,8 +171,8 @@ def _route_experiment(
             )
     elif experiment.require_opt_in:
         model = snapshot.models.get(public_id)
-        version = model.disclosure_version if model else 0
-        if (caller.user_id, public_id, version) not in snapshot.opt_ins:
+        disclosure_version = model.disclosure_version if model else 0
+        if (caller.user_id, public_id, disclosure_version) not in snapshot.opt_ins:
             raise OptInRequired(
                 f"model {public_id!r} is a preview model: read its disclosure at "
                 f"GET /v1/preview-models/{public_id} and opt in with {opt_in_path}"
