@@ -17,6 +17,7 @@ from previewgate.accounts import endpoints as accounts_endpoints
 from previewgate.catalog import endpoints as catalog_endpoints
 from previewgate.config import Settings
 from previewgate.errors import PreviewGateError
+from previewgate.feedback import endpoints as feedback_endpoints
 from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
 from previewgate.runtime import Runtime
 
@@ -67,6 +68,7 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(catalog_endpoints.public)
     api.include_router(catalog_endpoints.admin)
     api.include_router(accounts_endpoints.router)
+    api.include_router(feedback_endpoints.router)
     for extra in _extra_routers():
         api.include_router(extra)
     return api
