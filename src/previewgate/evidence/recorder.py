@@ -7,6 +7,7 @@ Runs inside the background writer after the usage rows have landed. Each side
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -61,9 +62,10 @@ class EvidenceRecorder:
     async def row_for(self, event: UsageEvent) -> dict[str, Any]:
         attribution = event.attribution
         assert attribution is not None
-        prompt = capture_prompt(attribution.upstream_body, self._limit)
-        response, response_truncated = assemble_response(
-            attribution.response_chunks, attribution.streamed, self._limit
+        # Canonical JSON of multi-MiB bodies takes milliseconds: keep it off the event loop.
+        prompt = await asyncio.to_thread(capture_prompt, attribution.upstream_body, self._limit)
+        response, response_truncated = await asyncio.to_thread(
+            assemble_response, attribution.response_chunks, attribution.streamed, self._limit
         )
         return {
             "usage_id": event.id,

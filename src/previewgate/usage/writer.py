@@ -2,7 +2,7 @@
 
 ``submit`` is synchronous and O(1) for the request path. A failing store is
 retried with capped exponential backoff while events stay buffered; past the
-bound, the oldest events are dropped and counted in ``/metrics``. Attribution
+bound, new events are dropped and counted in ``/metrics``. Attribution
 failures are counted and logged; they never roll back usage rows.
 """
 
@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import case, insert, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from previewgate import metrics
@@ -48,14 +49,17 @@ class UsageWriter:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._evidence_buffer: collections.deque[UsageEvent] = collections.deque()
+        self._evidence_failures = 0
         self.dropped = 0
 
     def submit(self, event: UsageEvent) -> None:
-        if len(self._buffer) >= self._max_buffer:
-            self._buffer.popleft()
+        if len(self._buffer) + len(self._evidence_buffer) >= self._max_buffer:
+            # Drop the newest: the oldest may be part of a batch being written right now.
             self.dropped += 1
             metrics.WRITER_DROPPED.inc()
-            log.error("usage buffer full (%d); dropped the oldest event", self._max_buffer)
+            log.error("usage buffer full (%d); dropped an event", self._max_buffer)
+            return
         self._buffer.append(event)
         metrics.WRITER_QUEUE.set(len(self._buffer))
         self._idle.clear()
@@ -63,7 +67,7 @@ class UsageWriter:
 
     @property
     def depth(self) -> int:
-        return len(self._buffer)
+        return len(self._buffer) + len(self._evidence_buffer)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-writer")
@@ -81,38 +85,63 @@ class UsageWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._buffer:
-            log.error("writer stopped with %d unwritten events", len(self._buffer))
+        if self._buffer or self._evidence_buffer:
+            log.error(
+                "writer stopped with %d unwritten events",
+                len(self._buffer) + len(self._evidence_buffer),
+            )
 
     async def _run(self) -> None:
         backoff = 0.05
         while True:
-            if not self._buffer:
+            if not self._buffer and not self._evidence_buffer:
                 self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = [self._buffer[i] for i in range(min(self._batch_size, len(self._buffer)))]
             try:
-                await self._write_usage(batch)
+                if self._buffer:
+                    await self._drain_usage()
+                if self._evidence_buffer:
+                    await self._drain_evidence()
             except Exception as exc:
                 metrics.WRITER_FAILURES.inc()
-                log.warning(
-                    "usage write failed (%s); retrying in %.2fs", type(exc).__name__, backoff
-                )
+                log.warning("write failed (%s); retrying in %.2fs", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
                 continue
             backoff = 0.05
-            for _ in batch:
-                # Events may have been dropped from the left while we wrote; pop what we wrote.
-                if self._buffer and self._buffer[0] is _:
-                    self._buffer.popleft()
-                else:
-                    with contextlib.suppress(ValueError):
-                        self._buffer.remove(_)
-            metrics.WRITER_QUEUE.set(len(self._buffer))
-            await self._write_evidence(batch)
+
+    async def _drain_usage(self) -> None:
+        batch = [self._buffer[i] for i in range(min(self._batch_size, len(self._buffer)))]
+        await self._write_usage(batch)
+        for _ in batch:
+            self._buffer.popleft()
+        metrics.WRITER_QUEUE.set(len(self._buffer))
+        if self._evidence is not None:
+            self._evidence_buffer.extend(e for e in batch if e.attribution is not None)
+
+    async def _drain_evidence(self) -> None:
+        """Attribution after usage; transient store errors retry, data errors drop the batch."""
+        assert self._evidence is not None
+        count = min(self._batch_size, len(self._evidence_buffer))
+        batch = [self._evidence_buffer[i] for i in range(count)]
+        try:
+            async with self._sessions() as session, session.begin():
+                written = await self._evidence(session, batch)
+        except (OperationalError, InterfaceError, OSError, TimeoutError):
+            raise
+        except Exception as exc:
+            self._evidence_failures += 1
+            if self._evidence_failures < 3:
+                raise
+            metrics.ATTRIBUTION_FAILURES.inc(len(batch))
+            log.error("dropped %d attribution rows: %s", len(batch), type(exc).__name__)
+            written = 0
+        self._evidence_failures = 0
+        for _ in batch:
+            self._evidence_buffer.popleft()
+        metrics.WRITER_WRITTEN.labels("model_experiment_request").inc(written)
 
     async def _write_usage(self, batch: list[UsageEvent]) -> None:
         async with self._sessions() as session, session.begin():
@@ -131,21 +160,3 @@ class UsageWriter:
                     )
                 )
         metrics.WRITER_WRITTEN.labels("usage").inc(len(batch))
-
-    async def _write_evidence(self, batch: list[UsageEvent]) -> None:
-        experimented = [e for e in batch if e.attribution is not None]
-        if not experimented or self._evidence is None:
-            return
-        for attempt in range(3):
-            try:
-                async with self._sessions() as session, session.begin():
-                    written = await self._evidence(session, experimented)
-                metrics.WRITER_WRITTEN.labels("model_experiment_request").inc(written)
-                return
-            except Exception as exc:
-                log.warning(
-                    "attribution write failed (%s), attempt %d", type(exc).__name__, attempt + 1
-                )
-                await asyncio.sleep(0.1 * 2**attempt)
-        metrics.ATTRIBUTION_FAILURES.inc(len(experimented))
-        log.error("dropped %d attribution rows after retries", len(experimented))
