@@ -120,7 +120,8 @@ def mock() -> Iterator[MockServer]:
 
 
 @pytest.fixture
-def make_gateway() -> Iterator[object]:
+def make_gateway(database_url: str) -> Iterator[object]:
+    # Depends on the database so gateways stop (and drain) before it is dropped.
     started: list[GatewayServer] = []
 
     def _make(settings: Settings) -> GatewayServer:
