@@ -12,7 +12,7 @@ from previewgate.cli.common import prepare_store, settings_or_exit
 from previewgate.cli.serve import configure_logging, uvicorn_config_kwargs
 from previewgate.config import Settings
 from previewgate.demo.mock_upstream import MockUpstream, serve_mock
-from previewgate.demo.seed import DEMO_MODEL, seed_demo
+from previewgate.demo.seed import DEMO_MODEL, DEMO_PREVIEW, seed_demo, seed_demo_experiment
 from previewgate.runtime import Runtime
 
 
@@ -26,6 +26,16 @@ Send a first request:
   curl -s {base}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{{"model": "{DEMO_MODEL}", "messages": [{{"role": "user", "content": "Hi"}}]}}'
 
+A preview experiment splits machines between two checkpoints (blind: the response never
+says which; the demo checkpoints introduce themselves in their reply text):
+  for m in laptop-1 laptop-2 laptop-3 laptop-4 laptop-5 laptop-6; do
+    curl -s {base}/v1/chat/completions -H 'content-type: application/json' \
+      -H "x-kilocode-machineid: $m" \
+      -d '{{"model": "{DEMO_PREVIEW}", "messages": [{{"role": "user", "content": "Hi"}}]}}' \
+      | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["model"], "->", r["choices"][0]["message"]["content"])'
+  done
+Run it twice: each machine stays on its checkpoint.
+
 Stop with Ctrl-C. Data lives in {settings.data_dir.resolve()}.
 """
 
@@ -33,12 +43,18 @@ Stop with Ctrl-C. Data lives in {settings.data_dir.resolve()}.
 async def _run_demo(settings: Settings) -> None:
     await prepare_store(settings, migrate=True)
     mock_port = settings.port + 1
-    mock = await serve_mock(MockUpstream(), settings.host, mock_port)
+    mocks = [await serve_mock(MockUpstream(), settings.host, mock_port)]
+    checkpoint_bases = []
+    for offset, name in ((2, "A"), (3, "B")):
+        reply = f"Hello from release candidate {name}. How can I help?"
+        mocks.append(await serve_mock(MockUpstream(reply=reply), settings.host, mock_port + offset))
+        checkpoint_bases.append(f"http://{settings.host}:{mock_port + offset}/v1")
     runtime = Runtime.build(settings)
     async with runtime.sessions() as session, session.begin():
         seeded = await seed_demo(
             session, runtime.cipher, settings.data_dir, f"http://{settings.host}:{mock_port}/v1"
         )
+        await seed_demo_experiment(session, runtime.cipher, checkpoint_bases)
     app = PreviewGateApp(runtime)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -53,7 +69,8 @@ async def _run_demo(settings: Settings) -> None:
     try:
         await server.serve()
     finally:
-        await mock.cleanup()
+        for mock in mocks:
+            await mock.cleanup()
 
 
 @click.command()

@@ -13,11 +13,19 @@ from previewgate.accounts import service as accounts
 from previewgate.accounts.models import User
 from previewgate.catalog import service as catalog
 from previewgate.catalog.models import CatalogModel
+from previewgate.catalog.upstream import UpstreamSpec
 from previewgate.crypto import KeyCipher
+from previewgate.experiments import service as experiments
+from previewgate.experiments.models import ROUTING_STATUSES, Experiment
+from previewgate.experiments.schemas import ExperimentCreate, VariantCreate
 
 DEMO_ADMIN = "admin@demo.local"
 DEMO_MODEL = "demo/echo"
 DEMO_UPSTREAM_KEY = "sk-demo-upstream-key"
+
+
+DEMO_PREVIEW = "acme/preview-experiment-demo"
+DEMO_CHECKPOINTS = (("rc-a", "acme-rc-a-internal"), ("rc-b", "acme-rc-b-internal"))
 
 
 @dataclass(frozen=True)
@@ -59,3 +67,59 @@ async def seed_demo(
         model.upstream = catalog.parse_upstream(upstream).stored()
     await session.flush()
     return DemoSeed(admin_key=admin_key)
+
+
+async def seed_demo_experiment(
+    session: AsyncSession, cipher: KeyCipher, checkpoint_bases: list[str]
+) -> None:
+    """A preview model with an active two-variant experiment over two mock checkpoints.
+
+    Anonymous callers are allowed and no opt-in is required, so a newcomer's curl works;
+    real experiments default to requiring both an API key and an opt-in.
+    """
+    if await session.get(CatalogModel, DEMO_PREVIEW) is None:
+        await catalog.create_model(
+            session,
+            cipher,
+            catalog.ModelCreate(
+                public_id=DEMO_PREVIEW, kind="preview", display_name="Acme preview (demo)"
+            ),
+        )
+    routing = await session.scalar(
+        select(Experiment).where(
+            Experiment.public_model_id == DEMO_PREVIEW, Experiment.status.in_(ROUTING_STATUSES)
+        )
+    )
+    if routing is None:
+        created = await experiments.create_experiment(
+            session,
+            ExperimentCreate(
+                public_model_id=DEMO_PREVIEW,
+                name="Acme RC bake-off (demo)",
+                require_opt_in=False,
+                allow_anonymous=True,
+            ),
+        )
+        for (label, internal_id), base in zip(DEMO_CHECKPOINTS, checkpoint_bases, strict=True):
+            await experiments.add_variant(
+                session,
+                cipher,
+                created.id,
+                VariantCreate(
+                    label=label,
+                    weight=1,
+                    upstream=UpstreamSpec(internal_id=internal_id, base_url=base),  # type: ignore[arg-type]
+                    api_key=f"sk-demo-{label}",
+                ),
+            )
+        await experiments.activate(session, created.id)
+        return
+    # Re-run on other ports: hot-swap each slot to the new address (versions are insert-only).
+    for variant in sorted(routing.variants, key=lambda v: v.label):
+        index = [label for label, _ in DEMO_CHECKPOINTS].index(variant.label)
+        current = await experiments.current_version(session, variant.id)
+        if current is not None and current.upstream.get("base_url") != checkpoint_bases[index]:
+            upstream = {**current.upstream, "base_url": checkpoint_bases[index]}
+            await experiments.swap_variant_version(
+                session, cipher, routing.id, variant.id, upstream, f"sk-demo-{variant.label}"
+            )
