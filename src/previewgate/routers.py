@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from previewgate.experiments import endpoints as experiments_endpoints
+
 
 def extra_routers() -> list[APIRouter]:
-    return []
+    return [experiments_endpoints.router]

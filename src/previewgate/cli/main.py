@@ -6,6 +6,7 @@ import click
 
 from previewgate.cli.accounts import keys, users
 from previewgate.cli.demo import demo
+from previewgate.cli.experiments import experiments
 from previewgate.cli.models import models
 from previewgate.cli.serve import migrate, serve
 
@@ -15,5 +16,5 @@ def cli() -> None:
     """PreviewGate: an OpenAI-compatible gateway for preview-model experiments."""
 
 
-for command in (serve, migrate, demo, users, keys, models):
+for command in (serve, migrate, demo, users, keys, models, experiments):
     cli.add_command(command)
