@@ -53,8 +53,13 @@ def models_add(
             else None,
             disclosure_text=disclosure,
         )
-    except (ValidationError, json.JSONDecodeError) as exc:
-        raise click.ClickException(f"invalid model: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"invalid --upstream JSON: {exc.msg}") from exc
+    except ValidationError as exc:
+        # Field and reason only: pydantic's full text echoes the values, which may hold a key.
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "model"
+        raise click.ClickException(f"invalid model: {where}: {first['msg']}") from exc
 
     async def work(session: AsyncSession) -> None:
         await service.create_model(session, KeyCipher(settings.encryption_key_bytes()), data)
