@@ -19,12 +19,17 @@ def configure_logging(level: str) -> None:
 
 
 def uvicorn_config_kwargs() -> dict[str, Any]:
+    """Server settings chosen by measurement (see bench/README.md)."""
     return {
         "loop": "uvloop",
         "http": "httptools",
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 30,
+        # X-Forwarded-For is honoured only by our own trusted-proxy rule (gateway.identity).
+        "proxy_headers": False,
+        "server_header": False,
+        "date_header": False,
     }
 
 

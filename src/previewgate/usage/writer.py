@@ -38,6 +38,7 @@ class UsageWriter:
         batch_size: int = 500,
         max_buffer: int = 100_000,
         max_backoff_s: float = 5.0,
+        linger_s: float = 0.05,
     ) -> None:
         self._sessions = sessions
         self._evidence = evidence
@@ -46,6 +47,10 @@ class UsageWriter:
         self._max_buffer = max_buffer
         self._max_backoff_s = max_backoff_s
         self._wake = asyncio.Event()
+        # Wait this long for a batch to fill: one transaction per request would cost more
+        # CPU than the request itself at low concurrency.
+        self._linger_s = linger_s
+        self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -64,6 +69,8 @@ class UsageWriter:
         metrics.WRITER_QUEUE.set(len(self._buffer))
         self._idle.clear()
         self._wake.set()
+        if len(self._buffer) >= self._batch_size:
+            self._urgent.set()
 
     @property
     def depth(self) -> int:
@@ -74,6 +81,7 @@ class UsageWriter:
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is written (tests, shutdown)."""
+        self._urgent.set()
         self._wake.set()
         await self._idle.wait()
 
@@ -97,7 +105,11 @@ class UsageWriter:
             if not self._buffer and not self._evidence_buffer:
                 self._idle.set()
                 self._wake.clear()
+                self._urgent.clear()
                 await self._wake.wait()
+                if not self._urgent.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._urgent.wait(), self._linger_s)
                 continue
             try:
                 if self._buffer:
