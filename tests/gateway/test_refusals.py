@@ -189,3 +189,9 @@ def test_x_forwarded_for_only_from_trusted_proxies(
         headers={"x-forwarded-for": "198.51.100.9, 203.0.113.7, 127.0.0.2"},
     )
     assert "203.0.113.7" in [r.client_ip for r in usage_rows(trusted)]
+
+
+@pytest.mark.parametrize("model", ["a\u0000b", "x" * 201, "line\nbreak"])
+def test_model_ids_that_cannot_be_stored_are_refused(client: httpx.Client, model: str) -> None:
+    r = client.post(URL, json={"model": model, "messages": [{"role": "user", "content": "x"}]})
+    assert_openai_error(r, 400, "invalid_model")

@@ -44,7 +44,8 @@ CHAT_PATHS = frozenset(
     }
 )
 EMPTY_SNAPSHOT = Snapshot(loaded_at=0.0)
-CLIENT_CLOSED = 499  # nginx's convention for "client closed request"
+CLIENT_CLOSED = 499
+MAX_MODEL_ID = 200  # the width of usage.public_model_id  # nginx's convention for "client closed request"
 
 
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
@@ -78,6 +79,10 @@ def parse_chat_body(raw: bytes) -> dict[str, Any]:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise BadRequest("'model' is required and must be a non-empty string", code="missing_model")
+    if len(model) > MAX_MODEL_ID or not model.isprintable():
+        raise BadRequest(
+            f"'model' must be at most {MAX_MODEL_ID} printable characters", code="invalid_model"
+        )
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest(
