@@ -1,0 +1,171 @@
+"""Gateway overhead benchmark: the fast upstream called directly vs through PreviewGate.
+
+    .venv/bin/python bench/overhead.py [--duration 5] [--runs 3] [--concurrency 1,16]
+
+Starts the mock upstream and a migrated, seeded gateway as pinned child processes,
+loads each target at fixed concurrency (non-streaming and streaming), prints one
+table of medians with the gateway compared with the direct call, and saves the
+full results as JSON under bench/results/. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from loadgen import Target, measure
+from procs import pin_self, usable_cpus
+from report import Record, machine_info, render_table, run_record, save, summarise
+from stack import DEFAULT_PG_ADMIN, Pinning, Stack
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WRITER_PREFIX = "previewgate_writer_"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="PreviewGate overhead benchmark")
+    p.add_argument("--duration", type=float, default=5.0, help="measured seconds per run")
+    p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each")
+    p.add_argument("--runs", type=int, default=3, help="repetitions per cell (medians)")
+    p.add_argument("--concurrency", default="1,16", help="comma-separated, e.g. 1,16,64")
+    p.add_argument("--modes", default="json,stream", help="json and/or stream")
+    p.add_argument("--postgres", action="store_true", help="use a throwaway PostgreSQL db")
+    p.add_argument("--postgres-dsn", default=DEFAULT_PG_ADMIN, help="admin DSN for --postgres")
+    p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
+    p.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    args = p.parse_args(argv)
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not args.concurrency or min(args.concurrency) < 1:
+        p.error("--concurrency needs positive integers")
+    if not set(args.modes) <= {"json", "stream"} or not args.modes:
+        p.error("--modes takes json and/or stream")
+    if args.runs < 1 or args.duration <= 0 or args.warmup < 0:
+        p.error("--runs >= 1, --duration > 0 and --warmup >= 0")
+    return args
+
+
+def writer_stats(url: str) -> dict[str, float]:
+    """The gateway's usage-writer gauges and counters from /metrics (rows, drops, queue)."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    stats: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(WRITER_PREFIX):
+            name, _, value = line.rpartition(" ")
+            stats[name] = float(value)
+    return stats
+
+
+async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Target]) -> list[Record]:
+    # Inside the loop SIGTERM cancels the run, so unwinding starts at a clean await.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    records: list[Record] = []
+    pids = stack.pids()
+    cells = [(mode == "stream", c) for mode in args.modes for c in args.concurrency]
+    total = len(cells) * args.runs * len(targets)
+    for stream, conc in cells:
+        for run in range(args.runs):
+            # Alternate the order (ABBA...) so slow drift does not favour one target.
+            for target in targets if run % 2 == 0 else targets[::-1]:
+                sample = await measure(target, stream, conc, args.warmup, args.duration, pids)
+                record = run_record(target, stream, conc, run, sample)
+                if target.process == "gateway":
+                    record["writer"] = writer_stats(stack.gateway_metrics_url())
+                records.append(record)
+                print(_progress(len(records), total, record), file=sys.stderr, flush=True)
+    return records
+
+
+def _progress(done: int, total: int, r: Record) -> str:
+    p50 = "-" if r["p50_ms"] is None else f"{r['p50_ms']:.2f}"
+    err = f" first error: {r['first_error']}" if r["first_error"] else ""
+    return (
+        f"[{done}/{total}] {r['mode']:6} c={r['concurrency']:<3} {r['target']:8} run {r['run']}: "
+        f"{r['rps']:8.0f} req/s  p50 {p50} ms  errors {r['errors']}{err}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Outside the event loop SIGTERM unwinds like Ctrl-C: children stop, temp dirs go.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    pinning = Pinning.for_machine(not args.no_pin, usable_cpus())
+    pin_self(pinning.others)
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    machine = machine_info()
+    if machine["loadavg_1m"] > 0.5 * len(usable_cpus()):
+        print(
+            f"warning: load average {machine['loadavg_1m']:.1f}; figures will be noisy",
+            file=sys.stderr,
+        )
+    stack = Stack(pinning, args.postgres_dsn if args.postgres else None)
+    with stack:
+        targets = stack.targets()
+        try:
+            records = uvloop.run(run_matrix(args, stack, targets))
+        except asyncio.CancelledError:
+            print("\ninterrupted; servers stopped", file=sys.stderr)
+            return 143
+    rows = summarise(records, [t.name for t in targets])
+    document: dict[str, Any] = {
+        "date": started.isoformat(),
+        "wall_s": round(time.monotonic() - t0, 1),
+        "machine": machine,
+        "loadavg_1m_end": os.getloadavg()[0],
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "runs": args.runs,
+            "concurrency": args.concurrency,
+            "modes": args.modes,
+            "store": "postgresql" if args.postgres else "sqlite",
+            "pinning": pinning.describe(),
+            "targets": [{"name": t.name, "model": t.model, "process": t.process} for t in targets],
+        },
+        "summary": rows,
+        "runs": records,
+        # Read after the gateway stopped, so shutdown complaints (unwritten rows) count too.
+        "gateway_log_problems": stack.gateway_log_problems[:50],
+    }
+    print_report(document, args.markdown)
+    if not args.no_save:
+        print(f"\nsaved {save(RESULTS, document)}")
+    return 1 if any(r["errors"] for r in rows) else 0
+
+
+def print_report(document: dict[str, Any], markdown: bool) -> None:
+    settings, rows = document["settings"], document["summary"]
+    sys.stderr.flush()
+    print(f"\npinning: {settings['pinning']}; store: {settings['store']}; ", end="")
+    print(f"medians of {settings['runs']} run(s) x {settings['duration_s']:g} s per cell")
+    print(render_table(rows))
+    if markdown:
+        print()
+        print(render_table(rows, markdown=True))
+    writer = next((r["writer"] for r in reversed(document["runs"]) if "writer" in r), None)
+    if writer:
+        stats = ", ".join(f"{k.removeprefix(WRITER_PREFIX)}={v:g}" for k, v in writer.items())
+        print(f"\ngateway usage writer after the last cell: {stats}")
+    problems = document["gateway_log_problems"]
+    if problems:
+        print(f"\ngateway logged {len(problems)} warning/error line(s); first ones:")
+        print("\n".join(problems[:5]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

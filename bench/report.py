@@ -1,0 +1,176 @@
+"""Turn raw samples into per-run records, median summaries, the table and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadgen import Sample, Target
+
+Record = dict[str, Any]
+# (key, header, format) for each column after mode/conc/target; None values print as "-".
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("rps", "req/s", "{:.0f}"),
+    ("x_direct", "x direct", "{:.2f}"),
+    ("p50_ms", "p50 ms", "{:.2f}"),
+    ("p99_ms", "p99 ms", "{:.2f}"),
+    ("added_p50_ms", "+p50 ms", "{:+.2f}"),
+    ("added_p99_ms", "+p99 ms", "{:+.2f}"),
+    ("ttfb_p50_ms", "ttfb p50", "{:.2f}"),
+    ("ttfb_p99_ms", "ttfb p99", "{:.2f}"),
+    ("added_ttfb_p50_ms", "+ttfb p50", "{:+.2f}"),
+    ("added_ttfb_p99_ms", "+ttfb p99", "{:+.2f}"),
+    ("cpu_ms_per_req", "cpu ms/req", "{:.3f}"),
+    ("requests", "requests", "{}"),
+    ("errors", "errors", "{}"),
+)
+
+
+def percentile_ms(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile in milliseconds; None for an empty sample."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1] * 1000
+
+
+def run_record(target: Target, stream: bool, concurrency: int, run: int, sample: Sample) -> Record:
+    ok = len(sample.latencies)
+    cpu = sample.cpu_s.get(target.process)
+    return {
+        "mode": "stream" if stream else "json",
+        "concurrency": concurrency,
+        "target": target.name,
+        "run": run,
+        "requests": ok,
+        "errors": sample.errors,
+        "first_error": sample.first_error,
+        "elapsed_s": sample.elapsed,
+        "rps": ok / sample.elapsed if sample.elapsed else 0.0,
+        "p50_ms": percentile_ms(sample.latencies, 50),
+        "p99_ms": percentile_ms(sample.latencies, 99),
+        "ttfb_p50_ms": percentile_ms(sample.ttfbs, 50) if stream else None,
+        "ttfb_p99_ms": percentile_ms(sample.ttfbs, 99) if stream else None,
+        "cpu_ms_per_req": cpu * 1000 / ok if ok and cpu is not None else None,
+        "cpu_s": sample.cpu_s,
+    }
+
+
+def _median(records: Sequence[Record], key: str) -> float | None:
+    values = [r[key] for r in records if r[key] is not None]
+    return statistics.median(values) if values else None
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return a - b if a is not None and b is not None else None
+
+
+def summarise(records: Sequence[Record], target_names: Sequence[str]) -> list[Record]:
+    """One row per (mode, concurrency, target): medians over runs, compared with the baseline.
+
+    Ratios and added latencies are taken between the medians, the baseline being the
+    first target (the upstream called directly).
+    """
+    cells = sorted(
+        {(r["mode"], r["concurrency"]) for r in records}, key=lambda c: (c[0] != "json", c[1])
+    )
+    rows: list[Record] = []
+    for mode, conc in cells:
+        base: Record | None = None
+        for name in target_names:
+            runs = [
+                r
+                for r in records
+                if (r["mode"], r["concurrency"], r["target"]) == (mode, conc, name)
+            ]
+            if not runs:
+                continue
+            row: Record = {"mode": mode, "concurrency": conc, "target": name, "runs": len(runs)}
+            for key in ("rps", "p50_ms", "p99_ms", "ttfb_p50_ms", "ttfb_p99_ms", "cpu_ms_per_req"):
+                row[key] = _median(runs, key)
+            row["requests"] = sum(r["requests"] for r in runs)
+            row["errors"] = sum(r["errors"] for r in runs)
+            base = base or row
+            row["x_direct"] = row["rps"] / base["rps"] if base["rps"] else None
+            for key in ("p50_ms", "p99_ms", "ttfb_p50_ms", "ttfb_p99_ms"):
+                row[f"added_{key}"] = _diff(row[key], base[key])
+            rows.append(row)
+    return rows
+
+
+def render_table(rows: Sequence[Record], markdown: bool = False) -> str:
+    headers = ["mode", "conc", "target", *(h for _, h, _ in COLUMNS)]
+    body = [
+        [
+            row["mode"],
+            str(row["concurrency"]),
+            row["target"],
+            *("-" if row.get(k) is None else fmt.format(row[k]) for k, _, fmt in COLUMNS),
+        ]
+        for row in rows
+    ]
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body])
+    widths = [max(len(r[i]) for r in [headers, *body]) for i in range(len(headers))]
+    fmt_row = "  ".join(
+        f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths)
+    ).format
+    return "\n".join(fmt_row(*cells) for cells in [headers, *body])
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _git(*args: str) -> str | None:
+    # Read-only queries: which code was measured.
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def machine_info() -> Record:
+    status = _git("status", "--porcelain")
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "python": platform.python_version(),
+        # Other work on the machine moves every figure; keep the evidence with the numbers.
+        "loadavg_1m": os.getloadavg()[0],
+        "platform": platform.platform(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+    }
+
+
+def save(directory: Path, document: Record) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"overhead-{stamp}.json"
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    return path
