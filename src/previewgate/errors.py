@@ -43,6 +43,10 @@ class PreviewGateError(Exception):
         return orjson.dumps(self.body())
 
 
+class InternalError(PreviewGateError):
+    """A bug of ours: rendered without details."""
+
+
 class BadRequest(PreviewGateError):
     status = 400
     code = "invalid_request"

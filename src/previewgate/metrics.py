@@ -40,3 +40,8 @@ CACHE_INVALIDATIONS = Counter(
 INVARIANT_VIOLATIONS = Counter(
     "previewgate_invariant_violations_total", "Requests refused by a broken invariant", ["kind"]
 )
+
+# Label children resolved once: the hot path should not pay for label lookups per request.
+CHAT_REQUESTS = {n: REQUESTS.labels("chat", f"{n}xx") for n in range(1, 6)}
+CHAT_LATENCY = LATENCY.labels("chat")
+CHAT_TTFB = TTFB.labels("chat")

@@ -9,7 +9,6 @@ request leaves a UsageEvent for the background writer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -19,9 +18,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from previewgate import metrics
-from previewgate.errors import BadRequest, InvalidJson, PayloadTooLarge, PreviewGateError
+from previewgate.errors import (
+    BadRequest,
+    InternalError,
+    InvalidJson,
+    PayloadTooLarge,
+    PreviewGateError,
+)
 from previewgate.gateway.identity import Identity, identify
-from previewgate.gateway.proxy import Outcome, forward, send_error, wait_for_disconnect
+from previewgate.gateway.proxy import Outcome, forward, send_error
 from previewgate.gateway.resolve import RouteDecision, resolve
 from previewgate.gateway.snapshot import Snapshot
 from previewgate.gateway.upstream import build_upstream_body, client_wants_usage
@@ -45,7 +50,9 @@ CHAT_PATHS = frozenset(
 )
 EMPTY_SNAPSHOT = Snapshot(loaded_at=0.0)
 CLIENT_CLOSED = 499
-MAX_MODEL_ID = 200  # the width of usage.public_model_id  # nginx's convention for "client closed request"
+MAX_MODEL_ID = (
+    200  # the width of usage.public_model_id  # nginx's convention for "client closed request"
+)
 
 
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
@@ -96,6 +103,29 @@ def parse_chat_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+class _DisconnectWatcher:
+    """Cancels the request's task when the client disconnects."""
+
+    __slots__ = ("_task", "disconnected")
+
+    def __init__(self, receive: Receive) -> None:
+        self.disconnected = False
+        owner = asyncio.current_task()
+        assert owner is not None
+        self._task = asyncio.get_running_loop().create_task(self._watch(receive, owner))
+
+    async def _watch(self, receive: Receive, owner: asyncio.Task[Any]) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+                owner.cancel()
+                return
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
 class ChatCompletions:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -122,7 +152,7 @@ class ChatCompletions:
             stream = bool(body.get("stream"))
             upstream_body = build_upstream_body(body, decision, stream)
         except PreviewGateError as error:
-            metrics.REQUESTS.labels("chat", f"{error.status // 100}xx").inc()
+            metrics.CHAT_REQUESTS[error.status // 100].inc()
             await send_error(send, error)
             return
         except asyncio.CancelledError:
@@ -131,24 +161,26 @@ class ChatCompletions:
         payload = orjson.dumps(upstream_body)
         drop_usage = stream and not client_wants_usage(body)
         outcome = Outcome()
-        work = asyncio.ensure_future(
-            forward(rt.http, send, decision, payload, stream, drop_usage, outcome, started)
-        )
-        watch = asyncio.ensure_future(wait_for_disconnect(receive))
+        # One watcher task per request: on disconnect it cancels this task, and with it the
+        # upstream call. Cheaper than running the proxy in a task of its own.
+        watcher = _DisconnectWatcher(receive)
         try:
-            await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+            await forward(rt.http, send, decision, payload, stream, drop_usage, outcome, started)
+        except asyncio.CancelledError:
+            if not watcher.disconnected:
+                raise  # shutdown, not the client
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            outcome.error_kind = "client_cancelled"
+            outcome.status_code = outcome.status_code or CLIENT_CLOSED
+        except Exception as exc:
+            log.error("proxy failed: %s", type(exc).__name__, exc_info=exc)
+            outcome.error_kind = outcome.error_kind or "gateway_error"
+            if not outcome.response_started:
+                outcome.status_code = 500
+                await send_error(send, InternalError("internal error"))
         finally:
-            if not work.done():
-                # The client went away (or we are shutting down): stop the upstream call too.
-                work.cancel()
-                outcome.error_kind = "client_cancelled"
-                outcome.status_code = outcome.status_code or CLIENT_CLOSED
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await work
-            watch.cancel()
+            watcher.stop()
             self._record(created_at, started, identity, decision, upstream_body, stream, outcome)
-        if work.done() and not work.cancelled() and work.exception() is not None:
-            log.error("proxy failed", exc_info=work.exception())
 
     def _record(
         self,
@@ -164,10 +196,10 @@ class ChatCompletions:
         usage = outcome.usage or {}
         status = outcome.status_code or 500
         has_error = outcome.error_kind is not None or status >= 400
-        metrics.REQUESTS.labels("chat", f"{status // 100}xx").inc()
-        metrics.LATENCY.labels("chat").observe(total_s)
+        metrics.CHAT_REQUESTS[min(status // 100, 5)].inc()
+        metrics.CHAT_LATENCY.observe(total_s)
         if outcome.ttfb_s is not None:
-            metrics.TTFB.labels("chat").observe(outcome.ttfb_s)
+            metrics.CHAT_TTFB.observe(outcome.ttfb_s)
         details = usage.get("prompt_tokens_details")
         attribution = None
         if decision.version_id is not None and decision.allocation_subject is not None:

@@ -36,7 +36,9 @@ def _clean(value: str | None) -> str | None:
     """Identity headers are free text from clients: bound them and drop control characters."""
     if not value:
         return None
-    value = "".join(ch for ch in value if ch.isprintable()).strip()[:MAX_ID_LEN]
+    if not value.isprintable():
+        value = "".join(ch for ch in value if ch.isprintable())
+    value = value.strip()[:MAX_ID_LEN]
     return value or None
 
 

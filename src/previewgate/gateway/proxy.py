@@ -7,7 +7,6 @@ blinded before the client sees them.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -102,8 +101,10 @@ async def _fail(
     outcome.error_kind = outcome.error_kind or kind
     metrics.UPSTREAM_ERRORS.labels(outcome.error_kind).inc()
     if outcome.response_started:
-        # Headers are gone; tell the client in-band, then end the stream.
-        await send({"type": "http.response.body", "body": _error_event(error.message, error.code)})
+        # Headers are gone; tell the client in-band, then end the stream. more_body keeps the
+        # response open for the closing message (without it the server rejects that message).
+        event = _error_event(error.message, error.code)
+        await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return
     outcome.status_code = error.status
@@ -153,15 +154,17 @@ async def _relay_error(
 async def _relay_json(
     send: Send, decision: RouteDecision, resp: aiohttp.ClientResponse, outcome: Outcome
 ) -> None:
+    too_large = UpstreamError("upstream response too large")
     if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BODY:
-        raise aiohttp.ClientPayloadError("response too large")
+        await _fail(send, outcome, "response_too_large", too_large, ValueError("too large"))
+        return
     chunks = []
     size = 0
     async for chunk in resp.content.iter_any():
         size += len(chunk)
         if size > MAX_RESPONSE_BODY:
-            outcome.error_kind = "response_too_large"
-            raise aiohttp.ClientPayloadError("response too large")
+            await _fail(send, outcome, "response_too_large", too_large, ValueError("too large"))
+            return
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
@@ -256,11 +259,3 @@ async def _relay_stream(
 
 
 __all__ = ["Outcome", "forward", "send_error", "usage_cost_usd"]
-
-
-async def wait_for_disconnect(receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        await asyncio.sleep(0)
