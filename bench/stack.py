@@ -26,6 +26,7 @@ from procs import Child, free_port, run_checked
 HERE = Path(__file__).resolve().parent
 UPSTREAM_MODEL = "bench-internal"
 PROD_MODEL = "bench/prod"
+PREVIEW_MODEL = "bench/preview-experiment"
 UPSTREAM_KEY = "bench-upstream-key"
 BENCH_USER = "bench@example.invalid"
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -89,12 +90,35 @@ class Stack:
         run_checked(
             [*add, "--upstream", json.dumps(upstream), "--api-key-env", "BENCH_UPSTREAM_KEY"], env
         )
+        self._seed_experiment(cli, upstream, env)
         # Real clients authenticate, so the key lookup is part of the measured path.
         self.user_key = run_checked([cli, "users", "create", BENCH_USER], env).split()[-1]
         self.gateway = Child(
             "gateway", [cli, "serve"], env, self.root / "gateway.log", self.pinning.gateway
         )
         self.gateway.wait_http_ok(f"http://127.0.0.1:{self.gateway_port}/healthz")
+
+    def _seed_experiment(self, cli: str, upstream: dict[str, str], env: dict[str, str]) -> None:
+        """A preview id split 1:1 between two slots, both served by the mock upstream."""
+        run_checked([cli, "models", "add", PREVIEW_MODEL, "--kind", "preview"], env)
+        create = [cli, "experiments", "create", PREVIEW_MODEL, "--name", "bench"]
+        experiment_id = run_checked([*create, "--no-require-opt-in"], env).split()[-1]
+        for label in ("rc-a", "rc-b"):
+            run_checked(
+                [
+                    cli,
+                    "experiments",
+                    "add-variant",
+                    experiment_id,
+                    label,
+                    "--upstream",
+                    json.dumps(upstream),
+                    "--api-key-env",
+                    "BENCH_UPSTREAM_KEY",
+                ],
+                env,
+            )
+        run_checked([cli, "experiments", "activate", experiment_id], env)
 
     def close(self) -> None:
         try:
@@ -127,6 +151,10 @@ class Stack:
         return [
             Target("direct", up, UPSTREAM_MODEL, UPSTREAM_KEY, UPSTREAM_MODEL.encode(), "upstream"),
             Target("gateway", gw, PROD_MODEL, self.user_key, PROD_MODEL.encode(), "gateway"),
+            # An experimented preview id: assignment, blinding and evidence capture included.
+            Target(
+                "experiment", gw, PREVIEW_MODEL, self.user_key, PREVIEW_MODEL.encode(), "gateway"
+            ),
         ]
 
     def pids(self) -> dict[str, int]:
