@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from previewgate import observability
 from previewgate.accounts import endpoints as accounts_endpoints
+from previewgate.admin_pages import endpoints as admin_pages_endpoints
 from previewgate.catalog import endpoints as catalog_endpoints
 from previewgate.config import Settings
 from previewgate.errors import PreviewGateError
@@ -69,16 +71,23 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(catalog_endpoints.admin)
     api.include_router(accounts_endpoints.router)
     api.include_router(feedback_endpoints.router)
+    api.include_router(admin_pages_endpoints.router)
     for extra in _extra_routers():
         api.include_router(extra)
     return api
 
 
 def _extra_routers() -> list[APIRouter]:
-    """Routers of domains that mount optional surfaces (experiments, feedback, pages)."""
+    """Routers of the experiment, reporting and evidence domains."""
     from previewgate.routers import extra_routers
 
-    return extra_routers()
+    routers = extra_routers()
+    for module in ("previewgate.reporting.endpoints", "previewgate.evidence.endpoints"):
+        try:
+            routers.append(importlib.import_module(module).router)
+        except ModuleNotFoundError:
+            continue
+    return routers
 
 
 class PreviewGateApp:

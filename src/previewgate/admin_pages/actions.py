@@ -1,0 +1,45 @@
+"""Running one service call per form post, with the same boundary as the REST API.
+
+Each mutation gets its own transaction: committed when the service returns, rolled back
+when it raises, and the routing cache is invalidated after a commit. The refusal is then
+turned into a readable flash message (never a 500). Read pages use a plain session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from previewgate.admin_pages.rendering import redirect
+from previewgate.errors import PreviewGateError
+from previewgate.runtime import Runtime
+
+T = TypeVar("T")
+Mutation = Callable[[AsyncSession], Awaitable[Any]]
+
+
+@asynccontextmanager
+async def reading(runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    async with runtime.sessions() as session, session.begin():
+        yield session
+
+
+async def mutate(runtime: Runtime, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``fn`` in its own transaction, commit, then invalidate the routing cache."""
+    async with runtime.sessions() as session, session.begin():
+        result = await fn(session)
+    await runtime.routing.invalidate()
+    return result
+
+
+async def act(request: Request, runtime: Runtime, back: str, done: str, fn: Mutation) -> Response:
+    """Mutate and redirect back with ``done``, or with the service's refusal message."""
+    try:
+        await mutate(runtime, fn)
+    except PreviewGateError as exc:
+        return redirect(request, back, exc.message, kind="error")
+    return redirect(request, back, done)
