@@ -68,6 +68,21 @@ def _direct_url(upstream: UpstreamSpec) -> str:
     return upstream.base + "/chat/completions"
 
 
+def _default_route(
+    public_id: str, settings: Settings, price_in: float = 0.0, price_out: float = 0.0
+) -> RouteDecision:
+    """The OpenRouter-style default upstream; the body goes as sent, model id unchanged."""
+    assert settings.default_upstream_url is not None
+    return RouteDecision(
+        public_id=public_id,
+        url=settings.default_upstream_url + "/chat/completions",
+        api_key=settings.default_upstream_key,
+        upstream=None,
+        price_in=price_in,
+        price_out=price_out,
+    )
+
+
 def resolve_auto(snapshot: Snapshot, settings: Settings) -> str:
     """First configured candidate that is a routable production or default-upstream id."""
     for candidate in settings.auto_candidates:
@@ -106,12 +121,7 @@ def resolve(
     if entry is None:
         if settings.default_upstream_url is None:
             raise NotFound(f"model {public_id!r} does not exist", code="model_not_found")
-        return RouteDecision(
-            public_id=public_id,
-            url=settings.default_upstream_url + "/chat/completions",
-            api_key=settings.default_upstream_key,
-            upstream=None,
-        )
+        return _default_route(public_id, settings)
     if entry.key_error:
         log.error("model %s has a key that cannot be decrypted", public_id)
         raise ServiceUnavailable(UNAVAILABLE)
@@ -125,14 +135,7 @@ def resolve(
     if entry.upstream is None:
         if settings.default_upstream_url is None:
             raise ModelUnavailable(f"model {public_id!r} has no upstream configured")
-        return RouteDecision(
-            public_id=public_id,
-            url=settings.default_upstream_url + "/chat/completions",
-            api_key=settings.default_upstream_key,
-            upstream=None,
-            price_in=entry.price_in,
-            price_out=entry.price_out,
-        )
+        return _default_route(public_id, settings, entry.price_in, entry.price_out)
     return RouteDecision(
         public_id=public_id,
         url=_direct_url(entry.upstream),
