@@ -164,7 +164,7 @@ def _serve_subprocess(settings: Any, port: int, ttl: float) -> subprocess.Popen[
                 return proc
         except httpx.TransportError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "died")
+                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "died") from None
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("gateway subprocess did not start")

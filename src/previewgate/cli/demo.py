@@ -32,7 +32,8 @@ says which; the demo checkpoints introduce themselves in their reply text):
     curl -s {base}/v1/chat/completions -H 'content-type: application/json' \
       -H "x-kilocode-machineid: $m" \
       -d '{{"model": "{DEMO_PREVIEW}", "messages": [{{"role": "user", "content": "Hi"}}]}}' \
-      | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["model"], "->", r["choices"][0]["message"]["content"])'
+      | python3 -c 'import json,sys; r=json.load(sys.stdin); \
+          print(r["model"], "->", r["choices"][0]["message"]["content"])'
   done
 Run it twice: each machine stays on its checkpoint.
 
