@@ -47,5 +47,13 @@ test-sqlite: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py
 
+# Stats on 1,000,000 attribution rows (PostgreSQL; seeds and drops its own database).
+bench-stats: $(STAMP) services
+	$(BIN)/python bench/stats_1m.py
+
+# The long soak (the test suite runs a short one).
+soak: $(STAMP) services
+	$(BIN)/python bench/soak.py --duration 300
+
 clean:
 	rm -rf $(VENV) .previewgate .pytest_cache .mypy_cache .ruff_cache

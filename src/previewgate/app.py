@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,8 +18,11 @@ from previewgate.admin_pages import endpoints as admin_pages_endpoints
 from previewgate.catalog import endpoints as catalog_endpoints
 from previewgate.config import Settings
 from previewgate.errors import PreviewGateError
+from previewgate.evidence import endpoints as evidence_endpoints
+from previewgate.experiments import endpoints as experiments_endpoints
 from previewgate.feedback import endpoints as feedback_endpoints
 from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
+from previewgate.reporting import endpoints as reporting_endpoints
 from previewgate.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -72,22 +74,10 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(accounts_endpoints.router)
     api.include_router(feedback_endpoints.router)
     api.include_router(admin_pages_endpoints.router)
-    for extra in _extra_routers():
-        api.include_router(extra)
+    api.include_router(experiments_endpoints.router)
+    api.include_router(reporting_endpoints.router)
+    api.include_router(evidence_endpoints.router)
     return api
-
-
-def _extra_routers() -> list[APIRouter]:
-    """Routers of the experiment, reporting and evidence domains."""
-    from previewgate.routers import extra_routers
-
-    routers = extra_routers()
-    for module in ("previewgate.reporting.endpoints", "previewgate.evidence.endpoints"):
-        try:
-            routers.append(importlib.import_module(module).router)
-        except ModuleNotFoundError:
-            continue
-    return routers
 
 
 class PreviewGateApp:

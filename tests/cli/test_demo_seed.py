@@ -29,8 +29,11 @@ async def test_seed_twice_reuses_data_and_swaps_ports(
             await seed_demo_experiment(session, cipher, bases)
     assert keys[0] == keys[1]  # the admin key is reused from the data folder
     async with sessions() as session:
-        [exp] = list(await session.scalars(
-            select(Experiment).where(Experiment.public_model_id == DEMO_PREVIEW)))
+        [exp] = list(
+            await session.scalars(
+                select(Experiment).where(Experiment.public_model_id == DEMO_PREVIEW)
+            )
+        )
         assert exp.status == "active" and len(exp.variants) == 2
         current = {
             v.label: (await experiments.current_version(session, v.id)) for v in exp.variants

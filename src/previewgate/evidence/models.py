@@ -27,6 +27,19 @@ class ExperimentRequest(Base):
             postgresql_where=text("client_request_id is not null"),
             sqlite_where=text("client_request_id is not null"),
         ),
+        # Reporting and retention (migration 0002).
+        Index(
+            "ix_experiment_request_version_message",
+            "variant_version_id",
+            "client_request_id",
+            postgresql_include=["created_at", "allocation_subject"],
+            postgresql_where=text("client_request_id is not null"),
+            sqlite_where=text("client_request_id is not null"),
+        ),
+        Index("ix_experiment_request_created_usage", "created_at", "usage_id"),
+        Index("ix_experiment_request_system_sha256", "system_prompt_sha256"),
+        Index("ix_experiment_request_request_sha256", "request_body_sha256"),
+        Index("ix_experiment_request_response_sha256", "response_sha256"),
     )
 
     usage_id: Mapped[uuid.UUID] = mapped_column(
