@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -32,6 +33,14 @@ def _error(status: int, message: str, code: str, type_: str) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": message, "type": type_, "code": code}}, status_code=status
     )
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    for cause in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return ""
 
 
 def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
@@ -62,6 +71,26 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = "not_found" if exc.status_code == 404 else "http_error"
         return _error(exc.status_code, str(exc.detail), code, "invalid_request_error")
+
+    @api.exception_handler(DBAPIError)
+    async def _store_refused(_: Request, exc: DBAPIError) -> JSONResponse:
+        # SQLSTATE class 22 (data exception, e.g. NUL in text on PostgreSQL) and 23
+        # (integrity) mean the input is at fault, not the server.
+        state = _sqlstate(exc)
+        if state.startswith("22") or isinstance(exc, DataError):
+            log.info("store refused a value (SQLSTATE %s)", state)
+            return _error(
+                422,
+                "a value cannot be stored (e.g. a NUL character)",
+                "invalid_input",
+                "invalid_request_error",
+            )
+        if state.startswith("23") or isinstance(exc, IntegrityError):
+            log.info("store constraint refused a change (SQLSTATE %s)", state)
+            return _error(
+                409, "the change conflicts with stored data", "conflict", "invalid_request_error"
+            )
+        return await _unexpected(_, exc)
 
     @api.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -58,7 +58,7 @@ class Runtime:
             routing=RoutingCache(loader, settings.cache_ttl_s, settings.redis_url),
             writer=UsageWriter(
                 sessions,
-                recorder.write,
+                recorder,
                 batch_size=settings.writer_batch_size,
                 max_buffer=settings.writer_max_buffer,
             ),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +24,9 @@ DEFAULT_DISCLOSURE = (
     "This is a preview model. Prompts and responses may be retained for experiment analysis "
     "and partner evaluation for the retention window. Do not submit secrets or personal data."
 )
+
+
+INT32_MAX = 2**31 - 1
 
 
 class Pricing(BaseModel):
@@ -34,7 +44,7 @@ class ModelCreate(BaseModel):
     kind: Literal["production", "preview"]
     display_name: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=4000)
-    context_length: int | None = Field(default=None, gt=0)
+    context_length: int | None = Field(default=None, gt=0, le=INT32_MAX)
     upstream: UpstreamSpec | None = None
     api_key: str | None = Field(default=None, min_length=1, max_length=4096)
     pricing: Pricing | None = None
@@ -53,11 +63,19 @@ class ModelUpdate(BaseModel):
 
     display_name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
-    context_length: int | None = Field(default=None, gt=0)
+    context_length: int | None = Field(default=None, gt=0, le=INT32_MAX)
     upstream: UpstreamSpec | None = None
     api_key: str | None = Field(default=None, min_length=1, max_length=4096)
     pricing: Pricing | None = None
     disclosure_text: str | None = Field(default=None, max_length=20000)
+
+    @model_validator(mode="after")
+    def _no_null_text(self) -> ModelUpdate:
+        # Omitting a field leaves it alone; null for a text column is a mistake, not a reset.
+        for name in ("display_name", "description"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} may be omitted but not null")
+        return self
 
 
 def parse_upstream(raw: object) -> UpstreamSpec:

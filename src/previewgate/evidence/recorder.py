@@ -23,6 +23,8 @@ from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.usage.events import UsageEvent
 
 log = logging.getLogger(__name__)
+# Blob writes in flight at once: overlaps round trips (S3) and fsyncs (folder).
+BLOB_CONCURRENCY = 16
 
 
 def assemble_response(
@@ -80,8 +82,16 @@ class EvidenceRecorder:
             "created_at": event.created_at,
         }
 
-    async def write(self, session: AsyncSession, events: Sequence[UsageEvent]) -> int:
-        rows = [await self.row_for(e) for e in events if e.attribution is not None]
+    async def rows_for(self, events: list[UsageEvent]) -> list[dict[str, Any]]:
+        """Attribution rows for ``events``; their blobs are written, a few at a time."""
+        limit = asyncio.Semaphore(BLOB_CONCURRENCY)
+
+        async def bounded(event: UsageEvent) -> dict[str, Any]:
+            async with limit:
+                return await self.row_for(event)
+
+        return list(await asyncio.gather(*(bounded(e) for e in events if e.attribution)))
+
+    async def insert(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         if rows:
             await session.execute(insert(ExperimentRequest), rows)
-        return len(rows)

@@ -49,10 +49,9 @@ CHAT_PATHS = frozenset(
     }
 )
 EMPTY_SNAPSHOT = Snapshot(loaded_at=0.0)
-CLIENT_CLOSED = 499
-MAX_MODEL_ID = (
-    200  # the width of usage.public_model_id  # nginx's convention for "client closed request"
-)
+CLIENT_CLOSED = 499  # nginx's convention for "client closed request"
+MAX_MODEL_ID = 200  # the width of usage.public_model_id
+INT32_MAX = 2**31 - 1  # usage token columns are 32-bit integers
 
 
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
@@ -103,6 +102,14 @@ def parse_chat_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def _encode(body: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        # orjson reads deeper nesting (1024) than it writes (254).
+        raise BadRequest("request body is nested too deeply", code="invalid_request") from exc
+
+
 class _DisconnectWatcher:
     """Cancels the request's task when the client disconnects."""
 
@@ -151,6 +158,7 @@ class ChatCompletions:
             )
             stream = bool(body.get("stream"))
             upstream_body = build_upstream_body(body, decision, stream)
+            payload = _encode(upstream_body)
         except PreviewGateError as error:
             metrics.CHAT_REQUESTS[error.status // 100].inc()
             await send_error(send, error)
@@ -158,7 +166,6 @@ class ChatCompletions:
         except asyncio.CancelledError:
             return
 
-        payload = orjson.dumps(upstream_body)
         drop_usage = stream and not client_wants_usage(body)
         outcome = Outcome()
         # One watcher task per request: on disconnect it cancels this task, and with it the
@@ -236,7 +243,10 @@ class ChatCompletions:
 
 
 def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A token count from upstream, or None when it is not a plausible integer column value."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT32_MAX:
+        return value
+    return None
 
 
 def _client_meta(identity: Identity) -> dict[str, Any] | None:

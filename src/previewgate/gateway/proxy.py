@@ -25,6 +25,8 @@ from previewgate.gateway.upstream import upstream_headers
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 MAX_ERROR_BODY = 64 * 1024
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
+# Evidence keeps at most 4 MiB of a response; the raw SSE that yields it is larger, not 16x.
+MAX_KEPT_STREAM = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -241,10 +243,12 @@ async def _relay_stream(
         }
     )
     keep = outcome.chunks
+    kept = 0
     try:
         async for chunk in resp.content.iter_any():
-            if keep is not None:
+            if keep is not None and kept < MAX_KEPT_STREAM:
                 keep.append(chunk)
+                kept += len(chunk)
             out = relay.feed(chunk)
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})

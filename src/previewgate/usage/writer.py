@@ -1,9 +1,16 @@
-"""The background writer: batches usage rows, then attribution rows, off the request path.
+"""The background writer: usage rows, then experiment evidence, off the request path.
 
-``submit`` is synchronous and O(1) for the request path. A failing store is
-retried with capped exponential backoff while events stay buffered; past the
-bound, new events are dropped and counted in ``/metrics``. Attribution
-failures are counted and logged; they never roll back usage rows.
+``submit`` is synchronous and O(1) for the request path. Two loops run beside it:
+
+- the usage loop batches usage rows (lingering briefly so low traffic still batches);
+- the evidence loop turns the events whose usage rows landed into blobs and attribution
+  rows, so slow blob I/O never holds usage rows back.
+
+A failing store is retried with capped exponential backoff while events stay buffered;
+past the bound, new events are dropped and counted in ``/metrics``. A usage row the store
+refuses while it is up (a value its column rejects) is isolated and dropped after three
+tries, also counted, so it never blocks the rows behind it. Attribution failures are
+counted and logged; they never roll back usage rows.
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from sqlalchemy import case, insert, update
+from sqlalchemy import case, insert, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,16 +32,22 @@ from previewgate.usage.events import UsageEvent
 from previewgate.usage.models import Usage
 
 log = logging.getLogger(__name__)
+TRANSIENT = (OperationalError, InterfaceError, OSError, TimeoutError)
 
-# Writes the experiment evidence (blobs + attribution rows) for events whose usage rows landed.
-EvidenceWriter = Callable[[AsyncSession, Sequence[UsageEvent]], Awaitable[int]]
+
+class EvidenceSink(Protocol):
+    """Turns experimented events into attribution rows (writing their blobs on the way)."""
+
+    async def rows_for(self, events: list[UsageEvent]) -> list[dict[str, Any]]: ...
+
+    async def insert(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None: ...
 
 
 class UsageWriter:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        evidence: EvidenceWriter | None,
+        evidence: EvidenceSink | None,
         *,
         batch_size: int = 500,
         max_buffer: int = 100_000,
@@ -43,32 +57,35 @@ class UsageWriter:
         self._sessions = sessions
         self._evidence = evidence
         self._batch_size = batch_size
-        self._buffer: collections.deque[UsageEvent] = collections.deque()
         self._max_buffer = max_buffer
         self._max_backoff_s = max_backoff_s
-        self._wake = asyncio.Event()
         # Wait this long for a batch to fill: one transaction per request would cost more
         # CPU than the request itself at low concurrency.
         self._linger_s = linger_s
-        self._urgent = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._buffer: collections.deque[UsageEvent] = collections.deque()
         self._evidence_buffer: collections.deque[UsageEvent] = collections.deque()
+        self._usage_wake = asyncio.Event()
+        self._evidence_wake = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._usage_idle = asyncio.Event()
+        self._evidence_idle = asyncio.Event()
+        self._usage_idle.set()
+        self._evidence_idle.set()
+        self._tasks: list[asyncio.Task[None]] = []
         self._evidence_failures = 0
+        self._suspects = 0  # rows of a refused batch still to be written one by one
+        self._poison_attempts = 0
         self.dropped = 0
 
     def submit(self, event: UsageEvent) -> None:
-        if len(self._buffer) + len(self._evidence_buffer) >= self._max_buffer:
+        if self.depth >= self._max_buffer:
             # Drop the newest: the oldest may be part of a batch being written right now.
-            self.dropped += 1
-            metrics.WRITER_DROPPED.inc()
-            log.error("usage buffer full (%d); dropped an event", self._max_buffer)
+            self._drop(1, "usage buffer full")
             return
         self._buffer.append(event)
-        metrics.WRITER_QUEUE.set(len(self._buffer))
-        self._idle.clear()
-        self._wake.set()
+        metrics.WRITER_QUEUE.set(self.depth)
+        self._usage_idle.clear()
+        self._usage_wake.set()
         if len(self._buffer) >= self._batch_size:
             self._urgent.set()
 
@@ -77,45 +94,57 @@ class UsageWriter:
         return len(self._buffer) + len(self._evidence_buffer)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="usage-writer")
+        self._tasks = [
+            asyncio.create_task(self._usage_loop(), name="usage-writer"),
+            asyncio.create_task(self._evidence_loop(), name="evidence-writer"),
+        ]
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is written (tests, shutdown)."""
         self._urgent.set()
-        self._wake.set()
-        await self._idle.wait()
+        self._usage_wake.set()
+        await self._usage_idle.wait()
+        # The usage loop hands events over before it goes idle, so this sees them.
+        await self._evidence_idle.wait()
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Drain what is buffered (bounded by ``timeout_s``), then stop."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.flush(), timeout_s)
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._buffer or self._evidence_buffer:
-            log.error(
-                "writer stopped with %d unwritten events",
-                len(self._buffer) + len(self._evidence_buffer),
-            )
+                await task
+        if self.depth:
+            self._drop(self.depth, "writer stopped before the store took them")
 
-    async def _run(self) -> None:
+    def _drop(self, count: int, why: str) -> None:
+        self.dropped += count
+        metrics.WRITER_DROPPED.inc(count)
+        log.error("dropped %d usage event(s): %s", count, why)
+
+    async def _run(
+        self,
+        pending: collections.deque[UsageEvent],
+        wake: asyncio.Event,
+        idle: asyncio.Event,
+        drain: Callable[[], Awaitable[None]],
+        linger: bool,
+    ) -> None:
         backoff = 0.05
         while True:
-            if not self._buffer and not self._evidence_buffer:
-                self._idle.set()
-                self._wake.clear()
-                self._urgent.clear()
-                await self._wake.wait()
-                if not self._urgent.is_set():
+            if not pending:
+                idle.set()
+                wake.clear()
+                await wake.wait()
+                if linger and not self._urgent.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._urgent.wait(), self._linger_s)
+                self._urgent.clear()
                 continue
             try:
-                if self._buffer:
-                    await self._drain_usage()
-                if self._evidence_buffer:
-                    await self._drain_evidence()
+                await drain()
             except Exception as exc:
                 metrics.WRITER_FAILURES.inc()
                 log.warning("write failed (%s); retrying in %.2fs", type(exc).__name__, backoff)
@@ -124,24 +153,80 @@ class UsageWriter:
                 continue
             backoff = 0.05
 
+    async def _usage_loop(self) -> None:
+        await self._run(self._buffer, self._usage_wake, self._usage_idle, self._drain_usage, True)
+
+    async def _evidence_loop(self) -> None:
+        await self._run(
+            self._evidence_buffer,
+            self._evidence_wake,
+            self._evidence_idle,
+            self._drain_evidence,
+            False,
+        )
+
     async def _drain_usage(self) -> None:
-        batch = [self._buffer[i] for i in range(min(self._batch_size, len(self._buffer)))]
-        await self._write_usage(batch)
+        # After a refused batch, rows go one at a time until that batch is through.
+        size = 1 if self._suspects else self._batch_size
+        batch = [self._buffer[i] for i in range(min(size, len(self._buffer)))]
+        try:
+            await self._write_usage(batch)
+        except Exception as exc:
+            if not await self._store_alive():
+                raise  # an outage: keep everything and retry with backoff
+            self._refused(batch, exc)
+            return
+        self._poison_attempts = 0
+        self._suspects = max(0, self._suspects - len(batch))
         for _ in batch:
             self._buffer.popleft()
-        metrics.WRITER_QUEUE.set(len(self._buffer))
-        if self._evidence is not None:
-            self._evidence_buffer.extend(e for e in batch if e.attribution is not None)
+        experimented = [e for e in batch if e.attribution is not None]
+        if self._evidence is not None and experimented:
+            self._evidence_buffer.extend(experimented)
+            self._evidence_idle.clear()
+            self._evidence_wake.set()
+        metrics.WRITER_QUEUE.set(self.depth)
+
+    def _refused(self, batch: list[UsageEvent], exc: Exception) -> None:
+        """The store is up but refused ``batch``: isolate the bad row instead of retrying forever.
+
+        One bad row (e.g. a value the column type rejects) must not block every row behind
+        it. The batch is retried row by row; a single row refused three times is dropped and
+        counted in ``previewgate_writer_dropped_total``.
+        """
+        metrics.WRITER_FAILURES.inc()
+        if len(batch) > 1:
+            self._suspects = len(batch)
+            log.warning("store refused a batch (%s); writing it row by row", type(exc).__name__)
+            return
+        self._poison_attempts += 1
+        if self._poison_attempts < 3:
+            return
+        self._poison_attempts = 0
+        self._suspects = max(0, self._suspects - 1)
+        self._buffer.popleft()
+        # The row's values come from clients: log the error type only.
+        self._drop(1, f"the store refuses the row ({type(exc).__name__})")
+
+    async def _store_alive(self) -> bool:
+        try:
+            async with self._sessions() as session:
+                await session.execute(text("select 1"))
+        except Exception:
+            return False
+        return True
 
     async def _drain_evidence(self) -> None:
         """Attribution after usage; transient store errors retry, data errors drop the batch."""
         assert self._evidence is not None
         count = min(self._batch_size, len(self._evidence_buffer))
         batch = [self._evidence_buffer[i] for i in range(count)]
+        # Blobs first, outside any transaction: no connection is held during blob I/O.
+        rows = await self._evidence.rows_for(batch)
         try:
             async with self._sessions() as session, session.begin():
-                written = await self._evidence(session, batch)
-        except (OperationalError, InterfaceError, OSError, TimeoutError):
+                await self._evidence.insert(session, rows)
+        except TRANSIENT:
             raise
         except Exception as exc:
             self._evidence_failures += 1
@@ -149,11 +234,12 @@ class UsageWriter:
                 raise
             metrics.ATTRIBUTION_FAILURES.inc(len(batch))
             log.error("dropped %d attribution rows: %s", len(batch), type(exc).__name__)
-            written = 0
+            rows = []
         self._evidence_failures = 0
         for _ in batch:
             self._evidence_buffer.popleft()
-        metrics.WRITER_WRITTEN.labels("model_experiment_request").inc(written)
+        metrics.WRITER_WRITTEN.labels("model_experiment_request").inc(len(rows))
+        metrics.WRITER_QUEUE.set(self.depth)
 
     async def _write_usage(self, batch: list[UsageEvent]) -> None:
         async with self._sessions() as session, session.begin():
