@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate import metrics
@@ -94,4 +94,4 @@ class EvidenceRecorder:
 
     async def insert(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         if rows:
-            await session.execute(insert(ExperimentRequest), rows)
+            await session.execute(insert(cast(Table, ExperimentRequest.__table__)), rows)
