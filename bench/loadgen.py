@@ -4,7 +4,9 @@
 exactly ``concurrency`` connections; each worker sends its next request as
 soon as the previous one is fully read. Latency runs from just before the
 request is sent until the last body byte; for streams, time to first byte is
-the first body chunk (headers alone do not count).
+the first body chunk (headers alone do not count). After the measured window the
+servers are given time to finish deferred work (the gateway's usage writer), which is
+charged to the run: CPU per request includes the rows each request causes to be written.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from dataclasses import dataclass, field
 import aiohttp
 import orjson
 
-from procs import cpu_seconds
+from procs import CLK_TCK, cpu_seconds
 
 REQUEST_TIMEOUT_S = 30.0
 DONE = b"data: [DONE]"
+SETTLE_STEP_S = 0.2
+SETTLE_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class Sample:
     first_error: str | None = None
     elapsed: float = 0.0
     cpu_s: dict[str, float] = field(default_factory=dict)  # per watched process
+    settle_s: float = 0.0  # wait after the window until every watched process was idle
 
     def fail(self, reason: str) -> None:
         self.errors += 1
@@ -149,5 +154,21 @@ async def measure(
         gc.collect()
         before = {name: cpu_seconds(pid) for name, pid in watch.items()}
         sample = await _drive(session, target, stream, concurrency, duration_s)
-        sample.cpu_s = {name: cpu_seconds(pid) - before[name] for name, pid in watch.items()}
-        return sample
+    sample.settle_s = await settle(watch)
+    sample.cpu_s = {name: cpu_seconds(pid) - before[name] for name, pid in watch.items()}
+    return sample
+
+
+async def settle(watch: dict[str, int]) -> float:
+    """Wait until no watched process used more than one clock tick in ``SETTLE_STEP_S``
+    twice in a row (e.g. the usage writer's backlog is written), at most ``SETTLE_LIMIT_S``."""
+    started = time.perf_counter()
+    last = {name: cpu_seconds(pid) for name, pid in watch.items()}
+    quiet = 0
+    while quiet < 2 and time.perf_counter() - started < SETTLE_LIMIT_S:
+        await asyncio.sleep(SETTLE_STEP_S)
+        now = {name: cpu_seconds(pid) for name, pid in watch.items()}
+        busy = max(now[name] - last[name] for name in now)
+        quiet = quiet + 1 if busy <= 1.5 / CLK_TCK else 0
+        last = now
+    return time.perf_counter() - started

@@ -1,11 +1,12 @@
 """Gateway overhead benchmark: the fast upstream called directly vs through PreviewGate.
 
-    .venv/bin/python bench/overhead.py [--duration 5] [--runs 3] [--concurrency 1,16]
+    .venv/bin/python bench/overhead.py [--duration 5] [--runs 3] [--concurrency 1,16] [--litellm]
 
-Starts the mock upstream and a migrated, seeded gateway as pinned child processes,
-loads each target at fixed concurrency (non-streaming and streaming), prints one
-table of medians with the gateway compared with the direct call, and saves the
-full results as JSON under bench/results/. See bench/README.md.
+Starts the mock upstream and a migrated, seeded gateway (and, with --litellm, LiteLLM's
+proxy) as pinned child processes, loads each target at fixed concurrency (non-streaming
+and streaming), prints one table of medians with every row compared with the direct
+call (and LiteLLM), checks issue 7's targets, and saves the full results as JSON under
+bench/results/. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -23,9 +24,20 @@ from typing import Any
 
 import uvloop
 
+import litellm_proxy
 from loadgen import Target, measure
 from procs import pin_self, usable_cpus
-from report import Record, machine_info, render_table, run_record, save, summarise
+from pyspy_profile import PY_SPY, Recording
+from report import (
+    Record,
+    issue7_checks,
+    machine_info,
+    render_checks,
+    render_table,
+    run_record,
+    save,
+    summarise,
+)
 from stack import DEFAULT_PG_ADMIN, Pinning, Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,12 +53,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--modes", default="json,stream", help="json and/or stream")
     p.add_argument("--postgres", action="store_true", help="use a throwaway PostgreSQL db")
     p.add_argument("--postgres-dsn", default=DEFAULT_PG_ADMIN, help="admin DSN for --postgres")
+    p.add_argument("--targets", default="gateway,experiment", help="besides direct (+litellm)")
+    p.add_argument("--litellm", action="store_true", help="add LiteLLM's proxy (own venv)")
+    p.add_argument("--workers", type=int, default=1, help="gateway processes (and CPUs)")
+    p.add_argument("--uvicorn-http", choices=("httptools", "h11"), help="plain uvicorn, parser")
+    p.add_argument("--uvicorn-loop", choices=("uvloop", "asyncio"), help="plain uvicorn, loop")
+    p.add_argument("--py-spy", type=Path, metavar="DIR", help="profile gateway runs into DIR")
+    p.add_argument("--py-spy-flags", default="", help="extra py-spy flags, e.g. --nonblocking")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     p.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = p.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    args.targets = {t.strip() for t in args.targets.split(",") if t.strip()}
+    if not args.targets <= {"gateway", "experiment"}:
+        p.error("--targets takes gateway and/or experiment")
+    if args.workers < 1:
+        p.error("--workers >= 1")
+    if args.py_spy and not PY_SPY.exists():
+        p.error(f"--py-spy needs {PY_SPY} (pip install py-spy)")
+    args.uvicorn = None
+    if args.uvicorn_http or args.uvicorn_loop:
+        args.uvicorn = (args.uvicorn_http or "httptools", args.uvicorn_loop or "uvloop")
     if not args.concurrency or min(args.concurrency) < 1:
         p.error("--concurrency needs positive integers")
     if not set(args.modes) <= {"json", "stream"} or not args.modes:
@@ -81,7 +110,15 @@ async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Targe
         for run in range(args.runs):
             # Alternate the order (ABBA...) so slow drift does not favour one target.
             for target in targets if run % 2 == 0 else targets[::-1]:
-                sample = await measure(target, stream, conc, args.warmup, args.duration, pids)
+                spy = None
+                if args.py_spy and target.process == "gateway":
+                    name = f"{'stream' if stream else 'json'}-c{conc}-{target.name}-{run}.txt"
+                    spy = Recording(pids["gateway"], args.py_spy / name, args.py_spy_flags.split())
+                try:
+                    sample = await measure(target, stream, conc, args.warmup, args.duration, pids)
+                finally:
+                    if spy is not None:
+                        spy.stop()
                 record = run_record(target, stream, conc, run, sample)
                 if target.process == "gateway":
                     record["writer"] = writer_stats(stack.gateway_metrics_url())
@@ -93,9 +130,11 @@ async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Targe
 def _progress(done: int, total: int, r: Record) -> str:
     p50 = "-" if r["p50_ms"] is None else f"{r['p50_ms']:.2f}"
     err = f" first error: {r['first_error']}" if r["first_error"] else ""
+    cpu = "-" if r["cpu_ms_per_req"] is None else f"{r['cpu_ms_per_req']:.3f}"
     return (
-        f"[{done}/{total}] {r['mode']:6} c={r['concurrency']:<3} {r['target']:8} run {r['run']}: "
-        f"{r['rps']:8.0f} req/s  p50 {p50} ms  errors {r['errors']}{err}"
+        f"[{done}/{total}] {r['mode']:6} c={r['concurrency']:<3} {r['target']:10} run {r['run']}: "
+        f"{r['rps']:8.0f} req/s  p50 {p50} ms  cpu {cpu} ms/req  settled in "
+        f"{r['settle_s']:.1f} s  errors {r['errors']}{err}"
     )
 
 
@@ -103,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Outside the event loop SIGTERM unwinds like Ctrl-C: children stop, temp dirs go.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    pinning = Pinning.for_machine(not args.no_pin, usable_cpus())
+    pinning = Pinning.for_machine(not args.no_pin, usable_cpus(), args.workers)
     pin_self(pinning.others)
     started = datetime.now(UTC)
     t0 = time.monotonic()
@@ -113,9 +152,14 @@ def main(argv: list[str] | None = None) -> int:
             f"warning: load average {machine['loadavg_1m']:.1f}; figures will be noisy",
             file=sys.stderr,
         )
-    stack = Stack(pinning, args.postgres_dsn if args.postgres else None)
+    pg = args.postgres_dsn if args.postgres else None
+    stack = Stack(pinning, pg, args.workers, args.uvicorn, args.litellm)
     with stack:
-        targets = stack.targets()
+        if stack.litellm_error:
+            print(f"error: --litellm: {stack.litellm_error}", file=sys.stderr)
+            print("going on without the litellm row", file=sys.stderr)
+        wanted = {"direct", "litellm", *args.targets}
+        targets = [t for t in stack.targets() if t.name in wanted]
         try:
             records = uvloop.run(run_matrix(args, stack, targets))
         except asyncio.CancelledError:
@@ -134,10 +178,17 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "modes": args.modes,
             "store": "postgresql" if args.postgres else "sqlite",
+            "workers": args.workers,
+            "server": "previewgate serve"
+            if args.uvicorn is None
+            else "uvicorn --http {} --loop {}".format(*args.uvicorn),
             "pinning": pinning.describe(),
+            "litellm": litellm_proxy.version() if args.litellm else None,
+            "litellm_error": stack.litellm_error,
             "targets": [{"name": t.name, "model": t.model, "process": t.process} for t in targets],
         },
         "summary": rows,
+        "issue7_checks": issue7_checks(rows),
         "runs": records,
         # Read after the gateway stopped, so shutdown complaints (unwritten rows) count too.
         "gateway_log_problems": stack.gateway_log_problems[:50],
@@ -145,22 +196,37 @@ def main(argv: list[str] | None = None) -> int:
     print_report(document, args.markdown)
     if not args.no_save:
         print(f"\nsaved {save(RESULTS, document)}")
-    return 1 if any(r["errors"] for r in rows) else 0
+    return 1 if any(r["errors"] for r in rows) or stack.litellm_error else 0
 
 
 def print_report(document: dict[str, Any], markdown: bool) -> None:
     settings, rows = document["settings"], document["summary"]
     sys.stderr.flush()
-    print(f"\npinning: {settings['pinning']}; store: {settings['store']}; ", end="")
+    print(f"\n{settings['server']}, {settings['workers']} worker(s); ", end="")
+    print(f"pinning: {settings['pinning']}; store: {settings['store']}; ", end="")
     print(f"medians of {settings['runs']} run(s) x {settings['duration_s']:g} s per cell")
+    if settings["litellm"]:
+        print(f"litellm {settings['litellm']}")
     print(render_table(rows))
     if markdown:
         print()
         print(render_table(rows, markdown=True))
+    if document["issue7_checks"]:
+        print("\nissue 7 targets:")
+        print(render_checks(document["issue7_checks"]))
+    if settings["litellm_error"]:
+        print(f"\nno litellm row: {settings['litellm_error'].splitlines()[0]}")
     writer = next((r["writer"] for r in reversed(document["runs"]) if "writer" in r), None)
     if writer:
         stats = ", ".join(f"{k.removeprefix(WRITER_PREFIX)}={v:g}" for k, v in writer.items())
         print(f"\ngateway usage writer after the last cell: {stats}")
+    if settings["workers"] > 1:
+        print("\ngateway CPU per worker, % (uvicorn shares one listening socket):")
+        for r in document["runs"]:
+            split = [v for k, v in r["cpu_s"].items() if k.startswith("gateway worker")]
+            if r["target"] in ("gateway", "experiment") and sum(split) > 0:
+                shares = " / ".join(f"{100 * v / sum(split):.0f}" for v in split)
+                print(f"  {r['mode']:6} c={r['concurrency']:<3} {r['target']:10} {shares}")
     problems = document["gateway_log_problems"]
     if problems:
         print(f"\ngateway logged {len(problems)} warning/error line(s); first ones:")

@@ -50,12 +50,43 @@ def _child_setup(cpus: set[int] | None) -> Callable[[], None]:
     return setup
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` (all its threads) from /proc/<pid>/stat."""
+def _stat_fields(pid: int) -> list[str]:
+    """Fields 3.. of /proc/<pid>/stat (state, ppid, ...)."""
     raw = Path(f"/proc/{pid}/stat").read_text()
     # The command name (field 2) may contain spaces; fields after its ")" are fixed.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """Live descendants of ``pid`` (e.g. uvicorn's worker processes), found by parent id."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(
+                    int(entry.name)
+                )
+            except (OSError, ValueError, IndexError):
+                continue  # exited while we looked
+    found, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its live descendants (all threads)."""
+    fields = _stat_fields(pid)
+    total = int(fields[11]) + int(fields[12])
+    for child in descendants(pid):
+        try:
+            fields = _stat_fields(child)
+        except OSError:
+            continue  # exited in between
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
 
 
 class Child:

@@ -16,10 +16,12 @@ from typing import Any
 from loadgen import Sample, Target
 
 Record = dict[str, Any]
+LITELLM = "litellm"
 # (key, header, format) for each column after mode/conc/target; None values print as "-".
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rps", "req/s", "{:.0f}"),
     ("x_direct", "x direct", "{:.2f}"),
+    ("x_litellm", "x litellm", "{:.1f}"),
     ("p50_ms", "p50 ms", "{:.2f}"),
     ("p99_ms", "p99 ms", "{:.2f}"),
     ("added_p50_ms", "+p50 ms", "{:+.2f}"),
@@ -62,6 +64,7 @@ def run_record(target: Target, stream: bool, concurrency: int, run: int, sample:
         "ttfb_p99_ms": percentile_ms(sample.ttfbs, 99) if stream else None,
         "cpu_ms_per_req": cpu * 1000 / ok if ok and cpu is not None else None,
         "cpu_s": sample.cpu_s,
+        "settle_s": sample.settle_s,
     }
 
 
@@ -104,7 +107,63 @@ def summarise(records: Sequence[Record], target_names: Sequence[str]) -> list[Re
             for key in ("p50_ms", "p99_ms", "ttfb_p50_ms", "ttfb_p99_ms"):
                 row[f"added_{key}"] = _diff(row[key], base[key])
             rows.append(row)
+    # PreviewGate's throughput over LiteLLM's in the same cell (issue 7's ratio), and the
+    # same from CPU time per request (capacity on one core; less noisy on a shared machine).
+    litellm = {(r["mode"], r["concurrency"]): r for r in rows if r["target"] == LITELLM}
+    for row in rows:
+        ll = litellm.get((row["mode"], row["concurrency"]))
+        row["x_litellm"] = row["rps"] / ll["rps"] if ll and ll["rps"] else None
+        cpu, ll_cpu = row["cpu_ms_per_req"], ll and ll["cpu_ms_per_req"]
+        row["cpu_x_litellm"] = ll_cpu / cpu if ll_cpu and cpu else None
     return rows
+
+
+def issue7_checks(rows: Sequence[Record]) -> list[Record]:
+    """Issue 7's targets for the PreviewGate rows: added latency (TTFB when streaming) at
+    c=1 and 16, throughput over LiteLLM at c=16 and 64, CPU per experimented request."""
+    checks: list[Record] = []
+
+    def check(row: Record, what: str, value: float | None, goal: float, at_least: bool) -> None:
+        if value is not None:
+            met = value >= goal if at_least else value <= goal
+            cell = {k: row[k] for k in ("mode", "concurrency", "target")}
+            checks.append({**cell, "what": what, "value": value, "goal": goal, "met": met})
+            if what == "x litellm":
+                checks[-1]["cpu_based"] = row["cpu_x_litellm"]
+
+    for row in rows:
+        if row["target"] not in ("gateway", "experiment"):
+            continue
+        mode, conc = row["mode"], row["concurrency"]
+        key = "added_ttfb" if mode == "stream" else "added"
+        if conc in (1, 16):
+            check(row, f"{key.replace('_', ' ')} p50 ms", row[f"{key}_p50_ms"], 0.5, False)
+            check(row, f"{key.replace('_', ' ')} p99 ms", row[f"{key}_p99_ms"], 2.0, False)
+        if conc in (16, 64):
+            goal = 20.0 if mode == "json" else 30.0
+            check(row, "x litellm", row["x_litellm"], goal, True)
+        if mode == "json" and row["target"] == "experiment":
+            check(row, "cpu ms/req", row["cpu_ms_per_req"], 0.5, False)
+    return checks
+
+
+def render_checks(checks: Sequence[Record]) -> str:
+    lines = []
+    for c in checks:
+        sense = ">=" if c["what"] == "x litellm" else "<="
+        margin = (
+            f"{c['value'] / c['goal']:.0%} of goal"
+            if sense == ">="
+            else f"{c['value'] - c['goal']:+.2f} vs goal"
+        )
+        if c.get("cpu_based"):
+            margin += f"; from cpu ms/req: {c['cpu_based']:.1f}x"
+        lines.append(
+            f"{'met   ' if c['met'] else 'MISSED'} {c['mode']:6} c={c['concurrency']:<3} "
+            f"{c['target']:10} {c['what']:18} {c['value']:8.2f}  "
+            f"(goal {sense} {c['goal']:g}; {margin})"
+        )
+    return "\n".join(lines)
 
 
 def render_table(rows: Sequence[Record], markdown: bool = False) -> str:

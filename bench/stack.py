@@ -1,7 +1,7 @@
 """The system under test: fast upstream + migrated, seeded gateway, and the targets to load.
 
-Later targets (an experimented preview id, LiteLLM's proxy) are one more entry
-in ``Stack.targets()`` plus, if they need their own server, one more ``Child``.
+Targets are entries in ``Stack.targets()``; one with its own server (LiteLLM's
+proxy) is also one more ``Child``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
+import litellm_proxy
 from loadgen import Target
-from procs import Child, free_port, run_checked
+from procs import Child, descendants, free_port, run_checked
 
 HERE = Path(__file__).resolve().parent
 UPSTREAM_MODEL = "bench-internal"
@@ -40,25 +42,42 @@ class Pinning:
     others: set[int] | None
 
     @classmethod
-    def for_machine(cls, enabled: bool, cpus: set[int]) -> Pinning:
+    def for_machine(cls, enabled: bool, cpus: set[int], gateway_cpus: int = 1) -> Pinning:
         if not enabled or len(cpus) < 2:
             return cls(None, None)
-        first, *rest = sorted(cpus)
-        return cls({first}, set(rest))
+        ordered = sorted(cpus)
+        # The gateway gets the first N CPUs, the others the rest (at least the last one).
+        return cls(set(ordered[:gateway_cpus]), set(ordered[gateway_cpus:] or ordered[-1:]))
 
     def describe(self) -> str:
-        if self.gateway is None:
+        if self.gateway is None or self.others is None:
             return "off"
-        others = sorted(self.others or ())
-        return f"gateway on CPU {sorted(self.gateway)}, upstream + load generator on CPU {others}"
+        text = (
+            f"gateway on CPU {sorted(self.gateway)}, "
+            f"upstream + load generator on CPU {sorted(self.others)}"
+        )
+        return text + (" (shared: indicative only)" if self.gateway & self.others else "")
 
 
 class Stack:
-    """Owns a temp dir, the two servers and (with --postgres) a throwaway database."""
+    """Owns a temp dir, the servers and (with --postgres) a throwaway database."""
 
-    def __init__(self, pinning: Pinning, postgres_admin_dsn: str | None) -> None:
+    def __init__(
+        self,
+        pinning: Pinning,
+        postgres_admin_dsn: str | None,
+        workers: int = 1,
+        uvicorn: tuple[str, str] | None = None,
+        litellm: bool = False,
+    ) -> None:
         self.pinning = pinning
         self.pg_admin = postgres_admin_dsn
+        self.workers = workers
+        self.uvicorn = uvicorn  # (http, loop): plain `uvicorn` instead of `previewgate serve`
+        self.want_litellm = litellm
+        self.litellm: Child | None = None
+        self.litellm_port = 0
+        self.litellm_error: str | None = None
         self.pg_database: str | None = None
         self.root = Path(tempfile.mkdtemp(prefix="previewgate-bench-"))
         self.bin = Path(sys.executable).parent
@@ -81,48 +100,73 @@ class Stack:
         self.upstream.wait_http_ok(f"http://127.0.0.1:{self.upstream_port}/healthz")
         env = self._gateway_env()
         cli = str(self.bin / "previewgate")
-        run_checked([cli, "migrate"], env)
         upstream = {
             "internal_id": UPSTREAM_MODEL,
             "base_url": f"http://127.0.0.1:{self.upstream_port}/v1",
         }
-        add = [cli, "models", "add", PROD_MODEL, "--kind", "production"]
-        run_checked(
-            [*add, "--upstream", json.dumps(upstream), "--api-key-env", "BENCH_UPSTREAM_KEY"], env
-        )
-        self._seed_experiment(cli, upstream, env)
-        # Real clients authenticate, so the key lookup is part of the measured path.
-        self.user_key = run_checked([cli, "users", "create", BENCH_USER], env).split()[-1]
+        # Production model, preview id with a 1:1 experiment, and the user whose key we send.
+        seed = [sys.executable, str(HERE / "seed.py"), json.dumps(upstream)]
+        out = run_checked([*seed, PROD_MODEL, PREVIEW_MODEL, BENCH_USER], env)
+        self.user_key = out.split()[-1]
         self.gateway = Child(
-            "gateway", [cli, "serve"], env, self.root / "gateway.log", self.pinning.gateway
+            "gateway", self._gateway_argv(cli), env, self.root / "gateway.log", self.pinning.gateway
         )
+        self._wait_gateway()
+        if self.want_litellm:
+            self._start_litellm()
+
+    def _gateway_argv(self, cli: str) -> list[str]:
+        workers = ["--workers", str(self.workers)]
+        if self.uvicorn is None:
+            return [cli, "serve", *workers]
+        # Same settings as `previewgate serve` except the HTTP parser and the event loop.
+        from previewgate.cli.serve import uvicorn_config_kwargs
+
+        http, loop = self.uvicorn
+        settings = {**uvicorn_config_kwargs(), "http": http, "loop": loop, "log_level": "warning"}
+        flags = [
+            (f"--{k}" if v else f"--no-{k}") if isinstance(v, bool) else f"--{k}={v}"
+            for k, v in ((k.replace("_", "-"), v) for k, v in settings.items())
+        ]
+        app = "previewgate.app:create_app_from_env"
+        port = ["--host", "127.0.0.1", "--port", str(self.gateway_port)]
+        return [sys.executable, "-m", "uvicorn", app, "--factory", *port, *workers, *flags]
+
+    def _wait_gateway(self) -> None:
+        assert self.gateway is not None
+        if self.workers > 1:  # every worker process started, not just the first one
+            deadline = time.monotonic() + 60
+            while len(self._gateway_workers()) < self.workers:
+                if time.monotonic() > deadline or self.gateway.proc.poll() is not None:
+                    raise RuntimeError(f"gateway workers missing:\n{self.gateway.log_tail()}")
+                time.sleep(0.1)
         self.gateway.wait_http_ok(f"http://127.0.0.1:{self.gateway_port}/healthz")
 
-    def _seed_experiment(self, cli: str, upstream: dict[str, str], env: dict[str, str]) -> None:
-        """A preview id split 1:1 between two slots, both served by the mock upstream."""
-        run_checked([cli, "models", "add", PREVIEW_MODEL, "--kind", "preview"], env)
-        create = [cli, "experiments", "create", PREVIEW_MODEL, "--name", "bench"]
-        experiment_id = run_checked([*create, "--no-require-opt-in"], env).split()[-1]
-        for label in ("rc-a", "rc-b"):
-            run_checked(
-                [
-                    cli,
-                    "experiments",
-                    "add-variant",
-                    experiment_id,
-                    label,
-                    "--upstream",
-                    json.dumps(upstream),
-                    "--api-key-env",
-                    "BENCH_UPSTREAM_KEY",
-                ],
-                env,
+    def _gateway_workers(self) -> list[int]:
+        """uvicorn's worker processes (not multiprocessing's resource tracker)."""
+        assert self.gateway is not None
+        found = []
+        for pid in descendants(self.gateway.pid):
+            try:
+                if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    def _start_litellm(self) -> None:
+        upstream = f"http://127.0.0.1:{self.upstream_port}/v1"
+        cfg = litellm_proxy.config(upstream, UPSTREAM_MODEL, UPSTREAM_KEY)
+        try:
+            self.litellm, self.litellm_port = litellm_proxy.start(
+                self.root, cfg, self._base_env(), self.pinning.gateway
             )
-        run_checked([cli, "experiments", "activate", experiment_id], env)
+        except litellm_proxy.LiteLLMUnavailable as exc:
+            self.litellm_error = str(exc)
 
     def close(self) -> None:
         try:
-            for child in (self.gateway, self.upstream):
+            for child in (self.litellm, self.gateway, self.upstream):
                 if child is not None:
                     child.stop()
             self._read_gateway_log()
@@ -148,7 +192,7 @@ class Stack:
         """The baseline first: every other row is compared with ``targets()[0]``."""
         up = f"http://127.0.0.1:{self.upstream_port}/v1/chat/completions"
         gw = f"http://127.0.0.1:{self.gateway_port}/v1/chat/completions"
-        return [
+        targets = [
             Target("direct", up, UPSTREAM_MODEL, UPSTREAM_KEY, UPSTREAM_MODEL.encode(), "upstream"),
             Target("gateway", gw, PROD_MODEL, self.user_key, PROD_MODEL.encode(), "gateway"),
             # An experimented preview id: assignment, blinding and evidence capture included.
@@ -156,10 +200,22 @@ class Stack:
                 "experiment", gw, PREVIEW_MODEL, self.user_key, PREVIEW_MODEL.encode(), "gateway"
             ),
         ]
+        if self.litellm is not None:
+            ll = f"http://127.0.0.1:{self.litellm_port}/v1/chat/completions"
+            model, key = litellm_proxy.MODEL, litellm_proxy.MASTER_KEY
+            targets.append(Target("litellm", ll, model, key, model.encode(), "litellm"))
+        return targets
 
     def pids(self) -> dict[str, int]:
+        """Server processes whose CPU time is read (with their descendants: uvicorn workers)."""
         assert self.upstream is not None and self.gateway is not None
-        return {"upstream": self.upstream.pid, "gateway": self.gateway.pid}
+        pids = {"upstream": self.upstream.pid, "gateway": self.gateway.pid}
+        if self.workers > 1:  # each worker alone too: how evenly the load is spread
+            for n, pid in enumerate(sorted(self._gateway_workers())):
+                pids[f"gateway worker {n}"] = pid
+        if self.litellm is not None:
+            pids["litellm"] = self.litellm.pid
+        return pids
 
     def gateway_metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}/metrics"
