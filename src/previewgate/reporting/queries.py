@@ -57,8 +57,8 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from previewgate.errors import NotFound
 from previewgate.evidence.models import ExperimentRequest as R
+from previewgate.experiments import queries as experiment_queries
 from previewgate.experiments.models import Experiment, Variant, VariantVersion
 from previewgate.feedback.models import Feedback
 from previewgate.reporting.figures import (
@@ -116,16 +116,8 @@ def reporting_select() -> Select[Any]:
     )
 
 
-async def load_experiment(session: AsyncSession, experiment_id: uuid.UUID) -> Experiment:
-    """The experiment with its variants (by id) and their versions (by effective_at, id)."""
-    experiment = await session.scalar(
-        select(Experiment)
-        .where(Experiment.id == experiment_id)
-        .execution_options(populate_existing=True)
-    )
-    if experiment is None:
-        raise NotFound(f"experiment {experiment_id} does not exist")
-    return experiment
+# One loader for experiments, shared with the experiments domain.
+load_experiment = experiment_queries.load_experiment
 
 
 @dataclass(frozen=True)
