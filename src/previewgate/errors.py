@@ -125,7 +125,3 @@ class UpstreamError(PreviewGateError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"
-
-
-def error_body(status: int, message: str, code: str, type_: str) -> bytes:
-    return orjson.dumps({"error": {"message": message, "type": type_, "code": code}})

@@ -22,7 +22,7 @@ from tests.support.experiments import (
     create_preview_model,
     start_experiment,
 )
-from tests.support.seed import add_model
+from tests.support.seed import serve_model
 from tests.support.servers import GatewayServer, MockServer, free_port, start_mock
 
 URL = "/v1/chat/completions"
@@ -83,14 +83,7 @@ def test_one_row_per_request_including_failures(
 ) -> None:
     gw = make_gateway(settings.replace(upstream_read_timeout_s=0.5))
     exp = setup(gw, mocks)
-    gw.call(
-        lambda rt: add_model(
-            rt,
-            public_id="demo/prod",
-            kind="production",
-            upstream={"internal_id": "p", "base_url": mocks[0].base_url},
-        )
-    )
+    serve_model(gw, mocks[0].base_url, "demo/prod", "p")
     headers = {"x-kilocode-machineid": "m-1", "x-kilo-request": "msg-1"}
     with httpx.Client(base_url=gw.base_url) as c:
         assert c.post(URL, json=body(), headers=headers).status_code == 200

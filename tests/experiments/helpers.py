@@ -9,18 +9,15 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from tests.support.seed import create_user
+from tests.support.experiments import admin_client as shared_admin_client
 from tests.support.servers import GatewayServer
 
 PREVIEW_ID = "acme/preview-exp-lifecycle"
 API = "/admin/api/experiments"
 
 
-def admin_client(gateway: GatewayServer, email: str = "ops@example.com") -> httpx.Client:
-    key = gateway.call(lambda rt: create_user(rt, email, admin=True))
-    return httpx.Client(
-        base_url=gateway.base_url, headers={"authorization": f"Bearer {key}"}, timeout=30
-    )
+# One admin client builder for every test package.
+admin_client = shared_admin_client
 
 
 def upstream(

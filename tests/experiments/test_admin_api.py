@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from previewgate.config import Settings
 from tests.experiments.helpers import (
@@ -16,7 +15,6 @@ from tests.experiments.helpers import (
     admin_client,
     draft,
     expect,
-    preview_model,
     refused,
     stored_ciphertexts,
     upstream,
@@ -25,13 +23,6 @@ from tests.support.seed import create_user
 from tests.support.servers import GatewayServer, MockServer
 
 KEYS = [f"sk-partner-plaintext-{n}-c0ffee{n}" for n in range(7)]
-
-
-@pytest.fixture
-def admin(gateway: GatewayServer) -> httpx.Client:
-    client = admin_client(gateway)
-    preview_model(client)
-    return client
 
 
 def test_no_response_ever_carries_key_material(gateway: GatewayServer, admin: httpx.Client) -> None:

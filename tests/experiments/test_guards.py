@@ -21,22 +21,13 @@ from tests.experiments.helpers import (
     API,
     act,
     add_variant,
-    admin_client,
     draft,
     expect,
     in_status,
-    preview_model,
     refused,
     upstream,
 )
 from tests.support.servers import GatewayServer
-
-
-@pytest.fixture
-def admin(gateway: GatewayServer) -> httpx.Client:
-    client = admin_client(gateway)
-    preview_model(client)
-    return client
 
 
 def _race(gateway: GatewayServer, admin: httpx.Client, ids: list[str]) -> list[httpx.Response]:

@@ -17,7 +17,6 @@ from tests.experiments.helpers import (
     PREVIEW_ID,
     act,
     add_variant,
-    admin_client,
     draft,
     expect,
     in_status,
@@ -27,13 +26,6 @@ from tests.experiments.helpers import (
     upstream,
 )
 from tests.support.servers import GatewayServer
-
-
-@pytest.fixture
-def admin(gateway: GatewayServer) -> httpx.Client:
-    client = admin_client(gateway)
-    preview_model(client)
-    return client
 
 
 def test_allowed_transitions_walk_the_state_machine(admin: httpx.Client) -> None:

@@ -22,7 +22,7 @@ from tests.support.experiments import (
     create_preview_model,
     start_experiment,
 )
-from tests.support.seed import add_model, create_user
+from tests.support.seed import create_user, serve_model
 from tests.support.servers import GatewayServer, MockServer, free_port, start_mock
 
 URL = "/v1/chat/completions"
@@ -230,14 +230,7 @@ def test_store_down_with_cold_cache(
     admin = admin_client(gw)
     create_preview_model(admin)
     start_experiment(admin, mocks[:2])
-    gw.call(
-        lambda rt: add_model(
-            rt,
-            public_id="demo/prod",
-            kind="production",
-            upstream={"internal_id": "p", "base_url": mocks[2].base_url},
-        )
-    )
+    serve_model(gw, mocks[2].base_url, "demo/prod", "p")
     assert (
         httpx.post(
             f"{gw.base_url}{URL}", json=body(), headers={"x-kilocode-machineid": "s"}

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from previewgate.usage.models import Usage
-from tests.support.seed import add_model, create_user
+from tests.support.seed import add_model, create_user, serve_model
 from tests.support.servers import GatewayServer, MockServer
 
 
@@ -22,14 +22,8 @@ def chat(model: str = "demo/prod", content: str = "Hello there", **extra: Any) -
 
 @pytest.fixture
 def prod(gateway: GatewayServer, mock: MockServer) -> GatewayServer:
-    gateway.call(
-        lambda rt: add_model(
-            rt,
-            public_id="demo/prod",
-            kind="production",
-            upstream={"internal_id": "internal-prod-1", "base_url": mock.base_url},
-            api_key="sk-upstream-secret-123",
-        )
+    serve_model(
+        gateway, mock.base_url, "demo/prod", "internal-prod-1", api_key="sk-upstream-secret-123"
     )
     return gateway
 
@@ -159,14 +153,7 @@ def test_connection_refused_is_502(gateway: GatewayServer) -> None:
 
 def test_timeout_is_504(make_gateway: Any, settings: Any, mock: MockServer) -> None:
     gw = make_gateway(settings.replace(**{"upstream_read_timeout_s": 0.3}))
-    gw.call(
-        lambda rt: add_model(
-            rt,
-            public_id="demo/slow",
-            kind="production",
-            upstream={"internal_id": "x", "base_url": mock.base_url},
-        )
-    )
+    serve_model(gw, mock.base_url, "demo/slow", "x")
     r = httpx.post(
         f"{gw.base_url}/v1/chat/completions", json=chat("demo/slow", content="#mock:slow=3")
     )

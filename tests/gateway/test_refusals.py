@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.seed import add_model, create_user
+from tests.support.seed import add_model, create_user, serve_model
 from tests.support.servers import GatewayServer, MockServer
 
 URL = "/v1/chat/completions"
@@ -24,14 +24,7 @@ def assert_openai_error(r: httpx.Response, status: int, code: str | None = None)
 
 @pytest.fixture
 def client(gateway: GatewayServer, mock: MockServer) -> httpx.Client:
-    gateway.call(
-        lambda rt: add_model(
-            rt,
-            public_id="demo/prod",
-            kind="production",
-            upstream={"internal_id": "internal-prod", "base_url": mock.base_url},
-        )
-    )
+    serve_model(gateway, mock.base_url, "demo/prod", "internal-prod")
     return httpx.Client(base_url=gateway.base_url)
 
 
@@ -89,15 +82,7 @@ def test_unknown_fields_are_tolerated(client: httpx.Client) -> None:
 
 
 def test_priced_model_needs_credit(gateway: GatewayServer, mock: MockServer) -> None:
-    gateway.call(
-        lambda rt: add_model(
-            rt,
-            public_id="demo/priced",
-            kind="production",
-            pricing={"input": 2.0, "output": 8.0},
-            upstream={"internal_id": "p", "base_url": mock.base_url},
-        )
-    )
+    serve_model(gateway, mock.base_url, "demo/priced", "p", pricing={"input": 2.0, "output": 8.0})
     broke = gateway.call(lambda rt: create_user(rt, "broke@example.com"))
     rich = gateway.call(lambda rt: create_user(rt, "rich@example.com", credit_usd=5))
     body = {"model": "demo/priced", "messages": [{"role": "user", "content": "x"}]}
@@ -127,14 +112,7 @@ def test_auto_never_picks_a_preview_model(
             upstream={"internal_id": "preview-internal", "base_url": mock.base_url},
         )
     )
-    gw.call(
-        lambda rt: add_model(
-            rt,
-            public_id="demo/prod",
-            kind="production",
-            upstream={"internal_id": "prod-internal", "base_url": mock.base_url},
-        )
-    )
+    serve_model(gw, mock.base_url, "demo/prod", "prod-internal")
     for _ in range(5):
         r = httpx.post(
             f"{gw.base_url}{URL}",
@@ -170,14 +148,7 @@ def test_x_forwarded_for_only_from_trusted_proxies(
     from tests.gateway.test_proxy import usage_rows
 
     untrusted = make_gateway(settings)
-    untrusted.call(
-        lambda rt: add_model(
-            rt,
-            public_id="demo/prod",
-            kind="production",
-            upstream={"internal_id": "p", "base_url": mock.base_url},
-        )
-    )
+    serve_model(untrusted, mock.base_url, "demo/prod", "p")
     body = {"model": "demo/prod", "messages": [{"role": "user", "content": "x"}]}
     httpx.post(f"{untrusted.base_url}{URL}", json=body, headers={"x-forwarded-for": "203.0.113.7"})
     assert [r.client_ip for r in usage_rows(untrusted)] == ["127.0.0.1"]

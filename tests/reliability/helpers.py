@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from previewgate.evidence.models import ExperimentRequest
 from previewgate.usage.models import Usage
 from tests.support.experiments import PREVIEW_ID
-from tests.support.seed import add_model
+from tests.support.seed import serve_model
 from tests.support.servers import GatewayServer
 
 URL = "/v1/chat/completions"
@@ -46,12 +46,4 @@ def usage_rows(gw: GatewayServer) -> list[Usage]:
 
 def add_production_model(gw: GatewayServer, base_url: str, **fields: Any) -> None:
     """A production catalog model ``demo/prod`` (or ``public_id``) served by ``base_url``."""
-    gw.call(
-        lambda rt: add_model(
-            rt,
-            public_id=fields.pop("public_id", PROD_ID),
-            kind="production",
-            upstream={"internal_id": "internal-prod-xq", "base_url": base_url},
-            **fields,
-        )
-    )
+    serve_model(gw, base_url, fields.pop("public_id", PROD_ID), "internal-prod-xq", **fields)

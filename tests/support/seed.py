@@ -26,3 +26,18 @@ async def add_model(runtime: Runtime, **fields: Any) -> None:
     async with runtime.sessions() as session, session.begin():
         await catalog.create_model(session, runtime.cipher, catalog.ModelCreate(**fields))
     await runtime.routing.refresh_now()
+
+
+def serve_model(
+    gateway: Any,
+    base_url: str,
+    public_id: str = "demo/prod",
+    internal_id: str = "internal-prod",
+    kind: str = "production",
+    **fields: Any,
+) -> None:
+    """Register a catalog model served by ``base_url`` on a test gateway."""
+    upstream = {"internal_id": internal_id, "base_url": base_url}
+    gateway.call(
+        lambda rt: add_model(rt, public_id=public_id, kind=kind, upstream=upstream, **fields)
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -19,7 +19,7 @@ from previewgate import metrics
 from previewgate.errors import PreviewGateError, UpstreamError, UpstreamTimeout
 from previewgate.gateway.blinding import blind_error_body, filter_response_headers
 from previewgate.gateway.resolve import RouteDecision
-from previewgate.gateway.streaming import StreamRelay, cost_microusd, usage_cost_usd
+from previewgate.gateway.streaming import StreamRelay, cost_microusd
 from previewgate.gateway.upstream import upstream_headers
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -40,7 +40,6 @@ class Outcome:
     response_started: bool = False
     chunks: list[bytes] | None = None  # raw upstream response, kept for experiment evidence
     cost_microusd: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _error_event(message: str, code: str) -> bytes:
@@ -87,19 +86,17 @@ async def forward(
                 await _relay_stream(send, decision, resp, drop_usage_only_chunk, outcome)
             else:
                 await _relay_json(send, decision, resp, outcome)
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        await _fail(send, outcome, "timeout", UpstreamTimeout("the upstream timed out"), exc)
-    except aiohttp.ClientConnectorError as exc:
-        await _fail(send, outcome, "connect_error", UpstreamError("upstream unreachable"), exc)
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-        await _fail(send, outcome, "stream_cut", UpstreamError("upstream closed early"), exc)
-    except aiohttp.ClientError as exc:
-        await _fail(send, outcome, "upstream_protocol", UpstreamError("upstream failed"), exc)
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        await _fail(send, outcome, "timeout", UpstreamTimeout("the upstream timed out"))
+    except aiohttp.ClientConnectorError:
+        await _fail(send, outcome, "connect_error", UpstreamError("upstream unreachable"))
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
+        await _fail(send, outcome, "stream_cut", UpstreamError("upstream closed early"))
+    except aiohttp.ClientError:
+        await _fail(send, outcome, "upstream_protocol", UpstreamError("upstream failed"))
 
 
-async def _fail(
-    send: Send, outcome: Outcome, kind: str, error: PreviewGateError, exc: BaseException
-) -> None:
+async def _fail(send: Send, outcome: Outcome, kind: str, error: PreviewGateError) -> None:
     outcome.error_kind = outcome.error_kind or kind
     metrics.UPSTREAM_ERRORS.labels(outcome.error_kind).inc()
     if outcome.response_started:
@@ -158,36 +155,23 @@ async def _relay_json(
 ) -> None:
     too_large = UpstreamError("upstream response too large")
     if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BODY:
-        await _fail(send, outcome, "response_too_large", too_large, ValueError("too large"))
+        await _fail(send, outcome, "response_too_large", too_large)
         return
     chunks = []
     size = 0
     async for chunk in resp.content.iter_any():
         size += len(chunk)
         if size > MAX_RESPONSE_BODY:
-            await _fail(send, outcome, "response_too_large", too_large, ValueError("too large"))
+            await _fail(send, outcome, "response_too_large", too_large)
             return
         chunks.append(chunk)
-    raw = b"".join(chunks)
     try:
-        obj = orjson.loads(raw)
+        obj = orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError:
-        await _fail(
-            send,
-            outcome,
-            "invalid_response",
-            UpstreamError("invalid upstream response"),
-            ValueError("invalid json"),
-        )
-        return
+        obj = None
     if not isinstance(obj, dict):
-        await _fail(
-            send,
-            outcome,
-            "invalid_response",
-            UpstreamError("invalid upstream response"),
-            ValueError("not an object"),
-        )
+        invalid = UpstreamError("invalid upstream response")
+        await _fail(send, outcome, "invalid_response", invalid)
         return
     usage = obj.get("usage")
     if isinstance(usage, dict):
@@ -260,6 +244,3 @@ async def _relay_stream(
             )
     tail = relay.flush()
     await send({"type": "http.response.body", "body": tail, "more_body": False})
-
-
-__all__ = ["Outcome", "forward", "send_error", "usage_cost_usd"]
