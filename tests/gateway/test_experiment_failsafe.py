@@ -242,8 +242,9 @@ def test_store_down_with_cold_cache(
         async with rt.engine.begin() as conn:
             await conn.execute(text("ALTER TABLE model_experiment RENAME TO model_experiment_gone"))
 
-    gw.call(break_store)
+    # Read the counter first: a reload may fail the moment the table is gone.
     failures = _metric(gw.base_url, "previewgate_cache_reload_failures_total")
+    gw.call(break_store)
     deadline = time.monotonic() + 10
     while gw.runtime.routing.is_fresh():
         assert time.monotonic() < deadline
