@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from previewgate.config import Settings
 from previewgate.crypto import KeyCipher
 from previewgate.evidence.blobs import BlobStore, open_blob_store
 from previewgate.evidence.recorder import EvidenceRecorder
+from previewgate.gateway.http_client import UpstreamClient
 from previewgate.gateway.routing_cache import RoutingCache
 from previewgate.gateway.snapshot import Snapshot, load_snapshot
-from previewgate.gateway.upstream import create_http_session
 from previewgate.store.engine import create_engine, session_factory
 from previewgate.usage.writer import UsageWriter
 
@@ -30,10 +29,10 @@ class Runtime:
     blobs: BlobStore
     routing: RoutingCache
     writer: UsageWriter
-    _http: aiohttp.ClientSession | None = field(default=None)
+    _http: UpstreamClient | None = field(default=None)
 
     @property
-    def http(self) -> aiohttp.ClientSession:
+    def http(self) -> UpstreamClient:
         assert self._http is not None, "runtime not started"
         return self._http
 
@@ -67,7 +66,7 @@ class Runtime:
     async def start(self) -> None:
         if not self.cipher.available:
             log.error("PREVIEWGATE_ENCRYPTION_KEY is missing: experimented models will answer 503")
-        self._http = create_http_session(
+        self._http = UpstreamClient(
             self.settings.upstream_connect_timeout_s, self.settings.upstream_read_timeout_s
         )
         await self.routing.start()

@@ -12,15 +12,22 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 
 from previewgate import metrics
 from previewgate.errors import PreviewGateError, UpstreamError, UpstreamTimeout
 from previewgate.gateway.blinding import blind_error_body, filter_response_headers
+from previewgate.gateway.http_client import (
+    ConnectError,
+    ConnectTimeout,
+    Disconnected,
+    ReadTimeout,
+    UpstreamClient,
+    UpstreamHTTPError,
+    UpstreamResponse,
+)
 from previewgate.gateway.resolve import RouteDecision
 from previewgate.gateway.streaming import StreamRelay, cost_microusd
-from previewgate.gateway.upstream import upstream_headers
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 MAX_ERROR_BODY = 64 * 1024
@@ -62,7 +69,7 @@ async def send_error(send: Send, error: PreviewGateError) -> None:
 
 
 async def forward(
-    http: aiohttp.ClientSession,
+    http: UpstreamClient,
     send: Send,
     decision: RouteDecision,
     payload: bytes,
@@ -75,24 +82,24 @@ async def forward(
     if keep:
         outcome.chunks = []
     try:
-        async with http.post(
-            decision.url, data=payload, headers=upstream_headers(decision, stream)
-        ) as resp:
+        resp = await http.post(decision.url, payload, api_key=decision.api_key, stream=stream)
+        try:
             outcome.ttfb_s = time.perf_counter() - started
             if resp.status >= 400:
                 await _relay_error(send, decision, resp, outcome)
-                return
-            if stream and resp.content_type == "text/event-stream":
+            elif stream and resp.content_type == "text/event-stream":
                 await _relay_stream(send, decision, resp, drop_usage_only_chunk, outcome)
             else:
                 await _relay_json(send, decision, resp, outcome)
-    except (TimeoutError, aiohttp.ServerTimeoutError):
+        finally:
+            resp.release()
+    except (ConnectTimeout, ReadTimeout):
         await _fail(send, outcome, "timeout", UpstreamTimeout("the upstream timed out"))
-    except aiohttp.ClientConnectorError:
+    except ConnectError:
         await _fail(send, outcome, "connect_error", UpstreamError("upstream unreachable"))
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
+    except Disconnected:
         await _fail(send, outcome, "stream_cut", UpstreamError("upstream closed early"))
-    except aiohttp.ClientError:
+    except UpstreamHTTPError:
         await _fail(send, outcome, "upstream_protocol", UpstreamError("upstream failed"))
 
 
@@ -110,12 +117,9 @@ async def _fail(send: Send, outcome: Outcome, kind: str, error: PreviewGateError
     await send_error(send, error)
 
 
-def _response_headers(
-    resp: aiohttp.ClientResponse, length: int | None
-) -> list[tuple[bytes, bytes]]:
+def _response_headers(resp: UpstreamResponse, length: int | None) -> list[tuple[bytes, bytes]]:
     headers = [
-        (name.encode(), value.encode())
-        for name, value in filter_response_headers(resp.headers.items())
+        (name.encode(), value.encode()) for name, value in filter_response_headers(resp.headers)
     ]
     if length is not None:
         headers.append((b"content-length", str(length).encode()))
@@ -123,9 +127,9 @@ def _response_headers(
 
 
 async def _relay_error(
-    send: Send, decision: RouteDecision, resp: aiohttp.ClientResponse, outcome: Outcome
+    send: Send, decision: RouteDecision, resp: UpstreamResponse, outcome: Outcome
 ) -> None:
-    raw = await resp.content.read(MAX_ERROR_BODY)
+    raw = await resp.read(MAX_ERROR_BODY)
     body = blind_error_body(raw, resp.status, decision.public_id, decision.secrets())
     metrics.UPSTREAM_ERRORS.labels(f"http_{resp.status}").inc()
     outcome.status_code = resp.status
@@ -141,7 +145,7 @@ async def _relay_error(
                 (b"content-length", str(len(body)).encode()),
                 *[
                     (n.encode(), v.encode())
-                    for n, v in filter_response_headers(resp.headers.items())
+                    for n, v in filter_response_headers(resp.headers)
                     if n != "content-type"
                 ],
             ],
@@ -151,7 +155,7 @@ async def _relay_error(
 
 
 async def _relay_json(
-    send: Send, decision: RouteDecision, resp: aiohttp.ClientResponse, outcome: Outcome
+    send: Send, decision: RouteDecision, resp: UpstreamResponse, outcome: Outcome
 ) -> None:
     too_large = UpstreamError("upstream response too large")
     if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BODY:
@@ -159,7 +163,7 @@ async def _relay_json(
         return
     chunks = []
     size = 0
-    async for chunk in resp.content.iter_any():
+    while chunk := await resp.chunk():
         size += len(chunk)
         if size > MAX_RESPONSE_BODY:
             await _fail(send, outcome, "response_too_large", too_large)
@@ -199,7 +203,7 @@ async def _relay_json(
 async def _relay_stream(
     send: Send,
     decision: RouteDecision,
-    resp: aiohttp.ClientResponse,
+    resp: UpstreamResponse,
     drop_usage_only_chunk: bool,
     outcome: Outcome,
 ) -> None:
@@ -220,7 +224,7 @@ async def _relay_stream(
                 (b"cache-control", b"no-cache"),
                 *[
                     (n.encode(), v.encode())
-                    for n, v in filter_response_headers(resp.headers.items())
+                    for n, v in filter_response_headers(resp.headers)
                     if n != "content-type"
                 ],
             ],
@@ -229,7 +233,7 @@ async def _relay_stream(
     keep = outcome.chunks
     kept = 0
     try:
-        async for chunk in resp.content.iter_any():
+        while chunk := await resp.chunk():
             if keep is not None and kept < MAX_KEPT_STREAM:
                 keep.append(chunk)
                 kept += len(chunk)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import aiohttp
-
 from previewgate.errors import ServiceUnavailable
 from previewgate.gateway.resolve import RouteDecision
 
@@ -87,25 +85,3 @@ def build_upstream_body(
         options["include_usage"] = True
         out["stream_options"] = options
     return out
-
-
-def upstream_headers(decision: RouteDecision, stream: bool) -> dict[str, str]:
-    headers = {
-        "content-type": "application/json",
-        "accept": "text/event-stream" if stream else "application/json",
-    }
-    if decision.api_key:
-        headers["authorization"] = f"Bearer {decision.api_key}"
-    return headers
-
-
-def create_http_session(connect_timeout_s: float, read_timeout_s: float) -> aiohttp.ClientSession:
-    """One pooled client per process; per-request clients would cost a handshake each."""
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s, sock_read=read_timeout_s)
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        auto_decompress=True,
-        skip_auto_headers=("User-Agent",),
-    )
