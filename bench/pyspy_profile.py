@@ -46,7 +46,11 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
         ("(previewgate/usage/", "(previewgate/evidence/", "(sqlalchemy/", "(aiosqlite/"),
         False,
     ),
-    ("aiohttp client (upstream request and response)", ("(aiohttp/",), False),
+    (
+        "upstream HTTP client (request and response)",
+        ("(aiohttp/", "(previewgate/gateway/http_client.py", "(httptools/"),
+        False,
+    ),
     ("uvicorn (HTTP parsing, ASGI send)", ("(uvicorn/",), True),
     ("event loop C code (uvloop, system calls)", (EVENT_LOOP, NO_FRAME), True),
     ("PreviewGate request handling", ("(previewgate/",), True),

@@ -125,5 +125,5 @@ def test_pyspy_summary_counts_the_main_thread(tmp_path: Path) -> None:
     text = summarise(stacks, top=5)
     assert text.startswith("5 main-thread samples; 6 in other threads")
     assert "60.0%  PreviewGate request handling" in text
-    assert "20.0%  aiohttp client" in text and "20.0%  event loop C code" in text
+    assert "20.0%  upstream HTTP client" in text and "20.0%  event loop C code" in text
     assert "80.0%  main (app/a.py)" in text
