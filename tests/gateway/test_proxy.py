@@ -166,6 +166,7 @@ def test_client_disconnect_mid_stream_cancels_and_records(
     prod: GatewayServer, mock: MockServer
 ) -> None:
     mock.upstream.chunk_words = 1
+    mock.upstream.chunk_delay_s = 0.005  # ~10 s of stream: the disconnect comes mid-way
     mock.upstream.reply = " ".join(["word"] * 2000)
     got_first = threading.Event()
     with httpx.stream(

@@ -31,6 +31,7 @@ class MockUpstream:
     leak_secrets_in_errors: bool = True
     requests: list[RecordedRequest] = field(default_factory=list)
     chunk_words: int = 1
+    chunk_delay_s: float = 0.0  # pause between streamed chunks (a model that takes its time)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -122,6 +123,8 @@ class MockUpstream:
             if i + self.chunk_words < len(words):
                 piece += " "
             await event({"choices": [{"index": 0, "delta": {"content": piece}}]})
+            if self.chunk_delay_s:
+                await asyncio.sleep(self.chunk_delay_s)
             if cut and i >= len(words) // 2:
                 assert request.transport is not None
                 request.transport.close()
