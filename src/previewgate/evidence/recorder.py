@@ -2,7 +2,8 @@
 
 Runs inside the background writer after the usage rows have landed. Each side
 (system prompt, rest of the request, response) independently gets its hash,
-``__absent__`` or ``__failed__``: a failing blob store never stops the row.
+``__absent__`` or ``__failed__``: a failing blob store, or a capture that raises on
+odd input, never stops the row nor the other rows of the batch.
 """
 
 from __future__ import annotations
@@ -20,11 +21,20 @@ from previewgate.evidence.blobs import BlobStore, BlobStoreError
 from previewgate.evidence.capture import capture_prompt
 from previewgate.evidence.models import ABSENT, FAILED, ExperimentRequest
 from previewgate.evidence.sse_assembly import ResponseAssembler
-from previewgate.usage.events import UsageEvent
+from previewgate.usage.events import AttributionEvent, UsageEvent
 
 log = logging.getLogger(__name__)
 # Blob writes in flight at once: overlaps round trips (S3) and fsyncs (folder).
 BLOB_CONCURRENCY = 16
+# Captured bytes held at once: a batch of big-context requests is captured and written in
+# slices of about this size, one thread hop each, so memory stays bounded.
+SLICE_BYTES = 64 * 1024 * 1024
+
+# One side's evidence before the blob writes: bytes still to store, or already its final
+# column value (ABSENT, or FAILED when capturing it raised).
+Side = bytes | str
+# (system prompt, rest of the request, response), was_truncated
+Captured = tuple[tuple[Side, Side, Side], bool]
 
 
 def assemble_response(
@@ -46,14 +56,60 @@ def assemble_response(
     return captured.body, captured.was_truncated
 
 
+def _capture_failed(side: str, exc: Exception) -> str:
+    # Counted like a failed write: the blob will never exist. Request content is client
+    # data, so only the exception type is logged.
+    metrics.BLOB_FAILURES.inc()
+    log.warning("evidence capture failed (%s): %s", side, type(exc).__name__)
+    return FAILED
+
+
+def _capture(attribution: AttributionEvent, limit_bytes: int) -> Captured:
+    system: Side
+    rest: Side
+    response: Side
+    truncated = False
+    try:
+        prompt = capture_prompt(attribution.upstream_body, limit_bytes)
+    except Exception as exc:  # e.g. RecursionError on a body nested ~1000 deep
+        system = rest = _capture_failed("prompt", exc)
+    else:
+        system = ABSENT if prompt.system is None else prompt.system
+        rest = prompt.rest
+        truncated = prompt.was_truncated
+    try:
+        body, cut = assemble_response(
+            attribution.response_chunks, attribution.streamed, limit_bytes
+        )
+    except Exception as exc:
+        response = _capture_failed("response", exc)
+    else:
+        response = ABSENT if body is None else body
+        truncated = truncated or cut
+    return (system, rest, response), truncated
+
+
+def _capture_slice(
+    attributions: Sequence[AttributionEvent], start: int, limit_bytes: int
+) -> list[Captured]:
+    """Captures from ``start`` on, stopping after about SLICE_BYTES (at least one event)."""
+    out: list[Captured] = []
+    size = 0
+    for attribution in attributions[start:]:
+        captured = _capture(attribution, limit_bytes)
+        out.append(captured)
+        size += sum(len(side) for side in captured[0])
+        if size >= SLICE_BYTES:
+            break
+    return out
+
+
 class EvidenceRecorder:
     def __init__(self, blobs: BlobStore, limit_bytes: int) -> None:
         self._blobs = blobs
         self._limit = limit_bytes
 
-    async def _store(self, data: bytes | None) -> str:
-        if data is None:
-            return ABSENT
+    async def _store(self, data: bytes) -> str:
         try:
             return await self._blobs.put_if_absent(data)
         except (BlobStoreError, OSError) as exc:
@@ -61,36 +117,64 @@ class EvidenceRecorder:
             log.warning("blob write failed: %s", type(exc).__name__)
             return FAILED
 
-    async def row_for(self, event: UsageEvent) -> dict[str, Any]:
-        attribution = event.attribution
-        assert attribution is not None
-        # Canonical JSON of multi-MiB bodies takes milliseconds: keep it off the event loop.
-        prompt = await asyncio.to_thread(capture_prompt, attribution.upstream_body, self._limit)
-        response, response_truncated = await asyncio.to_thread(
-            assemble_response, attribution.response_chunks, attribution.streamed, self._limit
-        )
-        return {
-            "usage_id": event.id,
-            "variant_version_id": attribution.variant_version_id,
-            "allocation_subject": attribution.allocation_subject,
-            "client_request_id": attribution.client_request_id,
-            "system_prompt_sha256": await self._store(prompt.system),
-            "request_body_sha256": await self._store(prompt.rest),
-            "response_sha256": await self._store(response),
-            "was_truncated": prompt.was_truncated or response_truncated,
-            # Identical to the usage row's, by construction: one value travels both.
-            "created_at": event.created_at,
-        }
+    async def _store_all(self, payloads: list[bytes]) -> dict[bytes, str]:
+        """Each payload's sha256 (or FAILED); a few writes in flight at once."""
+        keys: dict[bytes, str] = {}
+        pending = iter(payloads)
+
+        async def drain() -> None:
+            for data in pending:  # shared by all workers: each payload is taken once
+                keys[data] = await self._store(data)
+
+        count = min(BLOB_CONCURRENCY, len(payloads))
+        if count <= 1:
+            await drain()
+            return keys
+        workers = [asyncio.ensure_future(drain()) for _ in range(count)]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for worker in workers:
+                worker.cancel()
+            raise
+        return keys
 
     async def rows_for(self, events: list[UsageEvent]) -> list[dict[str, Any]]:
-        """Attribution rows for ``events``; their blobs are written, a few at a time."""
-        limit = asyncio.Semaphore(BLOB_CONCURRENCY)
+        """Attribution rows for the attributed ``events``, in their order; blobs are written first.
 
-        async def bounded(event: UsageEvent) -> dict[str, Any]:
-            async with limit:
-                return await self.row_for(event)
-
-        return list(await asyncio.gather(*(bounded(e) for e in events if e.attribution)))
+        Each side's column is its blob's sha256, ABSENT, or FAILED (the store refused the
+        write, or capturing that side raised). ``created_at`` is the usage row's.
+        """
+        attributed = [(e, e.attribution) for e in events if e.attribution is not None]
+        attributions = [a for _, a in attributed]
+        rows: list[dict[str, Any]] = []
+        while len(rows) < len(attributed):
+            # Canonical JSON of multi-MiB bodies takes milliseconds: keep it off the event
+            # loop, in one thread hop per slice (a hop per row cost the loop more than the
+            # work itself when bodies are small).
+            part = await asyncio.to_thread(_capture_slice, attributions, len(rows), self._limit)
+            # The same system prompt recurs across a batch: write each distinct payload once.
+            unique = dict.fromkeys(s for sides, _ in part for s in sides if isinstance(s, bytes))
+            keys = await self._store_all(list(unique))
+            for (event, attribution), (sides, truncated) in zip(
+                attributed[len(rows) :], part, strict=False
+            ):
+                system, rest, response = (keys[s] if isinstance(s, bytes) else s for s in sides)
+                rows.append(
+                    {
+                        "usage_id": event.id,
+                        "variant_version_id": attribution.variant_version_id,
+                        "allocation_subject": attribution.allocation_subject,
+                        "client_request_id": attribution.client_request_id,
+                        "system_prompt_sha256": system,
+                        "request_body_sha256": rest,
+                        "response_sha256": response,
+                        "was_truncated": truncated,
+                        # Identical to the usage row's, by construction: one value travels both.
+                        "created_at": event.created_at,
+                    }
+                )
+        return rows
 
     async def insert(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         if rows:
