@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     upstream_read_timeout_s: float = Field(default=300.0, gt=0)
     writer_batch_size: int = Field(default=500, ge=1)
     writer_max_buffer: int = Field(default=100_000, ge=1)
+    writer_linger_s: float = Field(default=0.25, ge=0, le=10)
     capture_limit_bytes: int = Field(default=4 * MiB, ge=1024)
     gc_grace_s: float = Field(default=3600.0, ge=0)
     session_secret: str | None = None

@@ -60,6 +60,7 @@ class Runtime:
                 recorder,
                 batch_size=settings.writer_batch_size,
                 max_buffer=settings.writer_max_buffer,
+                linger_s=settings.writer_linger_s,
             ),
         )
 

@@ -52,7 +52,7 @@ class UsageWriter:
         batch_size: int = 500,
         max_buffer: int = 100_000,
         max_backoff_s: float = 5.0,
-        linger_s: float = 0.05,
+        linger_s: float = 0.25,
     ) -> None:
         self._sessions = sessions
         self._evidence = evidence
