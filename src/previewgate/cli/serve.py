@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+from functools import partial
 from typing import Any
 
 import click
 import uvicorn
 
 from previewgate.cli.common import prepare_store, settings_or_exit
+from previewgate.cli.workers import run_workers
+
+APP_FACTORY = "previewgate.app:create_app_from_env"
 
 
 def configure_logging(level: str) -> None:
@@ -34,21 +39,34 @@ def uvicorn_config_kwargs() -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--workers", type=int, default=None, help="Processes (default PREVIEWGATE_WORKERS).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes (default PREVIEWGATE_WORKERS).",
+)
 def serve(workers: int | None) -> None:
-    """Start the gateway (production entry point: no demo data, no demo upstream)."""
+    """Start the gateway (production entry point: no demo data, no demo upstream).
+
+    With several workers each process has its own SO_REUSEPORT socket (see
+    ``previewgate.cli.workers``); the command exits 1 if a worker dies.
+    """
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     asyncio.run(prepare_store(settings, migrate=False))
-    uvicorn.run(
-        "previewgate.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level.lower(),
+    server: dict[str, Any] = {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
         **uvicorn_config_kwargs(),
-    )
+    }
+    count = workers or settings.workers
+    if count == 1:
+        uvicorn.run(APP_FACTORY, **server)
+        return
+    config = uvicorn.Config(APP_FACTORY, **server)
+    sys.exit(run_workers(config, count, partial(configure_logging, settings.log_level)))
 
 
 @click.command()
