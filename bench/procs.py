@@ -8,6 +8,7 @@ interrupted or killed benchmark leaves no servers behind.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import signal
@@ -38,6 +39,30 @@ def pin_self(cpus: set[int] | None) -> None:
     """Pin this process (the load generator) to ``cpus``; None leaves it alone."""
     if cpus:
         os.sched_setaffinity(0, cpus)
+
+
+def pin_processes_named(name: str, cpus: set[int] | None) -> Callable[[], None]:
+    """Pin every running process called ``name`` (e.g. the local PostgreSQL server, whose
+    postmaster passes the mask on to new backends) to ``cpus``; returns what restores the
+    old masks. Processes we may not pin are left alone."""
+    saved: dict[int, set[int]] = {}
+    if cpus:
+        for comm in Path("/proc").glob("[0-9]*/comm"):
+            try:
+                if comm.read_text().strip() != name:
+                    continue
+                pid = int(comm.parent.name)
+                saved[pid] = set(os.sched_getaffinity(pid))
+                os.sched_setaffinity(pid, cpus)
+            except (OSError, ValueError):
+                continue
+
+    def restore() -> None:
+        for pid, mask in saved.items():
+            with contextlib.suppress(OSError):  # gone already
+                os.sched_setaffinity(pid, mask)
+
+    return restore
 
 
 def _child_setup(cpus: set[int] | None) -> Callable[[], None]:

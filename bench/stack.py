@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import asyncpg
 
 import litellm_proxy
 from loadgen import Target
-from procs import Child, descendants, free_port, run_checked
+from procs import Child, descendants, free_port, pin_processes_named, run_checked
 
 HERE = Path(__file__).resolve().parent
 UPSTREAM_MODEL = "bench-internal"
@@ -79,6 +80,7 @@ class Stack:
         self.litellm_port = 0
         self.litellm_error: str | None = None
         self.pg_database: str | None = None
+        self._unpin_postgres: Callable[[], None] = lambda: None
         self.root = Path(tempfile.mkdtemp(prefix="previewgate-bench-"))
         self.bin = Path(sys.executable).parent
         self.upstream: Child | None = None
@@ -90,6 +92,10 @@ class Stack:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
+        if self.pg_admin is not None:
+            # The database server is another machine in production: keep it off the
+            # gateway's CPU, beside the upstream and the load generator.
+            self._unpin_postgres = pin_processes_named("postgres", self.pinning.others)
         self.upstream = Child(
             "upstream",
             [sys.executable, str(HERE / "fast_upstream.py"), "--port", str(self.upstream_port)],
@@ -174,6 +180,7 @@ class Stack:
                 name, self.pg_database = self.pg_database, None
                 asyncio.run(self._pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         finally:
+            self._unpin_postgres()
             shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Stack:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -93,6 +94,7 @@ def event(
             allocation_subject="machine",
             client_request_id=content,
             upstream_body={"model": "rc", "messages": messages, **(extra or {})},
+            upstream_bytes=len(content) + 200,  # an estimate is all the recorder needs
             response_chunks=[canonical_json(reply)] if chunks is None else chunks,
         ),
     )
@@ -198,13 +200,32 @@ async def test_a_batch_bigger_than_a_slice_gives_the_same_rows(
 ) -> None:
     events = [event(f"question {i}", system=i % 3 != 0) for i in range(10)]
     events[4] = event("odd", chunks=[b'{"error":' + DEEP + b"}"])
-    whole = await EvidenceRecorder(store, LIMIT).rows_for(events)
-    monkeypatch.setattr(recorder, "SLICE_BYTES", 300)  # a few events per slice
+    whole = await EvidenceRecorder(store, LIMIT).rows_for(events)  # small: on the loop
+    monkeypatch.setattr(recorder, "INLINE_BYTES", 0)  # every capture goes to a thread...
+    monkeypatch.setattr(recorder, "SLICE_BYTES", 300)  # ...a few events per slice
 
     sliced = await EvidenceRecorder(store, LIMIT).rows_for(events)
 
     assert sliced == whole
     assert store.puts[canonical_json(SYSTEM)] - 1 > 1  # deduped per slice: several slices
+
+
+async def test_small_captures_run_on_the_loop_and_big_ones_in_a_thread(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    capture = recorder._capture
+
+    def spy(attribution: Any, limit: int) -> Any:
+        threads.append(threading.get_ident())
+        return capture(attribution, limit)
+
+    monkeypatch.setattr(recorder, "_capture", spy)
+    big = event("x" * (recorder.INLINE_BYTES + 1))
+    big.attribution.upstream_bytes = recorder.INLINE_BYTES + 1  # type: ignore[union-attr]
+    await EvidenceRecorder(store, LIMIT).rows_for([event("small"), big, event("small too")])
+    loop_thread = threading.get_ident()
+    assert [t == loop_thread for t in threads] == [True, False, True]
 
 
 async def test_no_attributed_events_no_work(store: CountingStore) -> None:

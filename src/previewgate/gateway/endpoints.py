@@ -203,7 +203,16 @@ class ChatCompletions:
                 await send_error(send, InternalError("internal error"))
         finally:
             watcher.stop()
-            self._record(created_at, started, identity, decision, upstream_body, stream, outcome)
+            self._record(
+                created_at,
+                started,
+                identity,
+                decision,
+                upstream_body,
+                len(payload),
+                stream,
+                outcome,
+            )
 
     def _record(
         self,
@@ -212,6 +221,7 @@ class ChatCompletions:
         identity: Identity,
         decision: RouteDecision,
         upstream_body: dict[str, Any],
+        upstream_bytes: int,
         stream: bool,
         outcome: Outcome,
     ) -> None:
@@ -231,6 +241,7 @@ class ChatCompletions:
                 allocation_subject=decision.allocation_subject,
                 client_request_id=identity.client_request_id,
                 upstream_body=upstream_body,
+                upstream_bytes=upstream_bytes,
                 response_chunks=outcome.chunks or [],
                 streamed=stream,
             )

@@ -16,6 +16,7 @@ class AttributionEvent:
     allocation_subject: str
     client_request_id: str | None
     upstream_body: dict[str, Any]  # canonical body after all rewrites
+    upstream_bytes: int  # its size as sent (JSON): how much work capturing it will be
     response_chunks: list[bytes] = field(default_factory=list)
     streamed: bool = False
 
