@@ -174,6 +174,7 @@ class EvidenceRecorder:
         attributed = [(e, e.attribution) for e in events if e.attribution is not None]
         attributions = [a for _, a in attributed]
         rows: list[dict[str, Any]] = []
+        small: dict[bytes, str] = {}
         while len(rows) < len(attributed):
             part = _capture_small(attributions, len(rows), self._limit)
             if part:
@@ -184,7 +185,10 @@ class EvidenceRecorder:
                 part = await asyncio.to_thread(_capture_slice, attributions, len(rows), self._limit)
             # The same system prompt recurs across a batch: write each distinct payload once.
             unique = dict.fromkeys(s for sides, _ in part for s in sides if isinstance(s, bytes))
-            keys = await self._store_all(list(unique))
+            keys = await self._store_all([s for s in unique if s not in small])
+            keys.update((s, small[s]) for s in unique if s in small)
+            # Small payloads (system prompts) recur across parts too; big ones are not kept.
+            small.update((s, k) for s, k in keys.items() if len(s) <= INLINE_BYTES)
             for (event, attribution), (sides, truncated) in zip(
                 attributed[len(rows) :], part, strict=False
             ):
