@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -97,6 +98,59 @@ def writer_stats(url: str) -> dict[str, float]:
     return stats
 
 
+class WriterWatch:
+    """The usage writer over one run (warm-up, window and settling): rows written per second,
+    the deepest queue seen (sampled every ``EVERY_S`` from /metrics) and rows dropped."""
+
+    EVERY_S = 0.5
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.depths: list[float] = []
+        self.started = self.ended = 0.0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.first = await asyncio.to_thread(writer_stats, self.url)
+        self.started = time.perf_counter()
+        self._task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        while not self._stop.is_set():
+            stats = await asyncio.to_thread(writer_stats, self.url)
+            self.depths.append(stats.get(f"{WRITER_PREFIX}queue_depth", 0.0))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.EVERY_S)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._stop.set()
+        await self._task
+        self.last = await asyncio.to_thread(writer_stats, self.url)
+        self.ended = time.perf_counter()
+
+    def _delta(self, suffix: str) -> float:
+        return sum(
+            v - self.first.get(k, 0.0)
+            for k, v in self.last.items()
+            if k.startswith(WRITER_PREFIX + suffix)
+        )
+
+    def summary(self) -> dict[str, float]:
+        rows = self._delta("rows_total")
+        return {
+            "rows": rows,
+            "rows_per_s": rows / max(self.ended - self.started, 1e-9),
+            "queue_max": max(self.depths, default=0.0),
+            "dropped": self._delta("dropped_total"),
+            "failures": self._delta("failures_total"),
+        }
+
+
 async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Target]) -> list[Record]:
     # Inside the loop SIGTERM cancels the run, so unwinding starts at a clean await.
     task = asyncio.current_task()
@@ -114,14 +168,19 @@ async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Targe
                 if args.py_spy and target.process == "gateway":
                     name = f"{'stream' if stream else 'json'}-c{conc}-{target.name}-{run}.txt"
                     spy = Recording(pids["gateway"], args.py_spy / name, args.py_spy_flags.split())
+                watcher = WriterWatch(stack.gateway_metrics_url())
+                if target.process == "gateway":
+                    await watcher.start()
                 try:
                     sample = await measure(target, stream, conc, args.warmup, args.duration, pids)
                 finally:
                     if spy is not None:
                         spy.stop()
+                    await watcher.stop()
                 record = run_record(target, stream, conc, run, sample)
                 if target.process == "gateway":
-                    record["writer"] = writer_stats(stack.gateway_metrics_url())
+                    record["writer"] = watcher.last
+                    record["writer_run"] = watcher.summary()
                 records.append(record)
                 print(_progress(len(records), total, record), file=sys.stderr, flush=True)
     return records
@@ -220,8 +279,18 @@ def print_report(document: dict[str, Any], markdown: bool) -> None:
     if writer:
         stats = ", ".join(f"{k.removeprefix(WRITER_PREFIX)}={v:g}" for k, v in writer.items())
         print(f"\ngateway usage writer after the last cell: {stats}")
+    print("\nusage writer per run (usage + attribution rows, from start of warm-up to settled):")
+    for r in document["runs"]:
+        w = r.get("writer_run")
+        if w:
+            print(
+                f"  {r['mode']:6} c={r['concurrency']:<3} {r['target']:10} run {r['run']}: "
+                f"{w['rows']:8.0f} rows  {w['rows_per_s']:7.0f} rows/s  "
+                f"max queue {w['queue_max']:6.0f}  dropped {w['dropped']:.0f}  "
+                f"failures {w['failures']:.0f}"
+            )
     if settings["workers"] > 1:
-        print("\ngateway CPU per worker, % (uvicorn shares one listening socket):")
+        print("\ngateway CPU per worker, % (each worker has its own SO_REUSEPORT socket):")
         for r in document["runs"]:
             split = [v for k, v in r["cpu_s"].items() if k.startswith("gateway worker")]
             if r["target"] in ("gateway", "experiment") and sum(split) > 0:
