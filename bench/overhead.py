@@ -54,6 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--modes", default="json,stream", help="json and/or stream")
     p.add_argument("--postgres", action="store_true", help="use a throwaway PostgreSQL db")
     p.add_argument("--postgres-dsn", default=DEFAULT_PG_ADMIN, help="admin DSN for --postgres")
+    p.add_argument(
+        "--pin-postgres",
+        action="store_true",
+        help="pin the local PostgreSQL server to the upstream's CPUs (default: unpinned)",
+    )
     p.add_argument("--targets", default="gateway,experiment", help="besides direct (+litellm)")
     p.add_argument("--litellm", action="store_true", help="add LiteLLM's proxy (own venv)")
     p.add_argument("--workers", type=int, default=1, help="gateway processes (and CPUs)")
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     pg = args.postgres_dsn if args.postgres else None
-    stack = Stack(pinning, pg, args.workers, args.uvicorn, args.litellm)
+    stack = Stack(pinning, pg, args.workers, args.uvicorn, args.litellm, args.pin_postgres)
     with stack:
         if stack.litellm_error:
             print(f"error: --litellm: {stack.litellm_error}", file=sys.stderr)

@@ -70,8 +70,10 @@ class Stack:
         workers: int = 1,
         uvicorn: tuple[str, str] | None = None,
         litellm: bool = False,
+        pin_postgres: bool = False,
     ) -> None:
         self.pinning = pinning
+        self.pin_postgres = pin_postgres
         self.pg_admin = postgres_admin_dsn
         self.workers = workers
         self.uvicorn = uvicorn  # (http, loop): plain `uvicorn` instead of `previewgate serve`
@@ -92,7 +94,7 @@ class Stack:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
-        if self.pg_admin is not None:
+        if self.pg_admin is not None and self.pin_postgres:
             # The database server is another machine in production: keep it off the
             # gateway's CPU, beside the upstream and the load generator.
             self._unpin_postgres = pin_processes_named("postgres", self.pinning.others)
