@@ -174,7 +174,8 @@ async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Targe
                     name = f"{'stream' if stream else 'json'}-c{conc}-{target.name}-{run}.txt"
                     spy = Recording(pids["gateway"], args.py_spy / name, args.py_spy_flags.split())
                 watcher = WriterWatch(stack.gateway_metrics_url())
-                if target.process == "gateway":
+                # /metrics answers for one worker: the run's deltas need a single one.
+                if target.process == "gateway" and args.workers == 1:
                     await watcher.start()
                 try:
                     sample = await measure(target, stream, conc, args.warmup, args.duration, pids)
@@ -184,8 +185,9 @@ async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Targe
                     await watcher.stop()
                 record = run_record(target, stream, conc, run, sample)
                 if target.process == "gateway":
-                    record["writer"] = watcher.last
-                    record["writer_run"] = watcher.summary()
+                    record["writer"] = writer_stats(stack.gateway_metrics_url())
+                    if args.workers == 1:
+                        record["writer_run"] = watcher.summary()
                 records.append(record)
                 print(_progress(len(records), total, record), file=sys.stderr, flush=True)
     return records
@@ -284,12 +286,13 @@ def print_report(document: dict[str, Any], markdown: bool) -> None:
     if writer:
         stats = ", ".join(f"{k.removeprefix(WRITER_PREFIX)}={v:g}" for k, v in writer.items())
         print(f"\ngateway usage writer after the last cell: {stats}")
-    print("\nusage writer per run (usage + attribution rows, from start of warm-up to settled):")
+    if any("writer_run" in r for r in document["runs"]):
+        print("\nusage writer per run (usage + attribution rows, warm-up start to settled):")
     for r in document["runs"]:
         w = r.get("writer_run")
         if w:
             print(
-                f"  {r['mode']:6} c={r['concurrency']:<3} {r['target']:10} run {r['run']}: "
+                f"  run {r['run']} of {r['mode']:6} c={r['concurrency']:<3} {r['target']:10}: "
                 f"{w['rows']:8.0f} rows  {w['rows_per_s']:7.0f} rows/s  "
                 f"max queue {w['queue_max']:6.0f}  dropped {w['dropped']:.0f}  "
                 f"failures {w['failures']:.0f}"
