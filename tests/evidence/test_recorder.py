@@ -233,3 +233,24 @@ async def test_no_attributed_events_no_work(store: CountingStore) -> None:
     plain.attribution = None
     assert await EvidenceRecorder(store, LIMIT).rows_for([plain]) == []
     assert not store.puts
+
+
+async def test_behind_the_recorder_takes_longer_turns_on_the_loop(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[int] = []
+    capture_small = recorder._capture_small
+
+    def spy(*args: Any) -> Any:
+        part = capture_small(*args)
+        runs.append(len(part))
+        return part
+
+    monkeypatch.setattr(recorder, "_capture_small", spy)
+    events = [event(f"question {i}") for i in range(200)]
+    relaxed = await EvidenceRecorder(store, LIMIT).rows_for(events)
+    turns_relaxed, runs[:] = len(runs), []
+    hurried = await EvidenceRecorder(store, LIMIT).rows_for(events, behind=True)
+
+    assert hurried == relaxed  # the same rows either way
+    assert len(runs) == 1 < turns_relaxed  # one run instead of several yields

@@ -33,6 +33,9 @@ SLICE_BYTES = 64 * 1024 * 1024
 # yields. A worker thread would hold the GIL for its whole slice, and the loop waits up to the
 # interpreter's switch interval (5 ms) for it at each turn: the gateway's p99 at low load.
 INLINE_BYTES = 8 * 1024
+# Behind (more events waiting than this batch), runs are this long (~7 ms): under full load a
+# short run per loop turn would let the backlog grow without bound (bench/README.md, "Writer").
+CATCH_UP_BYTES = 256 * 1024
 
 # One side's evidence before the blob writes: bytes still to store, or already its final
 # column value (ABSENT, or FAILED when capturing it raised).
@@ -116,14 +119,13 @@ def _input_bytes(attribution: AttributionEvent) -> int:
 
 
 def _capture_small(
-    attributions: Sequence[AttributionEvent], start: int, limit_bytes: int
+    attributions: Sequence[AttributionEvent], start: int, limit_bytes: int, budget: int
 ) -> list[Captured]:
-    """Captures from ``start`` on while the inputs stay small, about INLINE_BYTES in all."""
+    """Captures from ``start`` on while each input is small, about ``budget`` bytes in all."""
     out: list[Captured] = []
-    budget = INLINE_BYTES
     for attribution in attributions[start:]:
         size = _input_bytes(attribution)
-        if size > budget:
+        if size > INLINE_BYTES or size > budget:
             break
         budget -= size
         out.append(_capture(attribution, limit_bytes))
@@ -165,7 +167,9 @@ class EvidenceRecorder:
             raise
         return keys
 
-    async def rows_for(self, events: list[UsageEvent]) -> list[dict[str, Any]]:
+    async def rows_for(
+        self, events: list[UsageEvent], *, behind: bool = False
+    ) -> list[dict[str, Any]]:
         """Attribution rows for the attributed ``events``, in their order; blobs are written first.
 
         Each side's column is its blob's sha256, ABSENT, or FAILED (the store refused the
@@ -176,7 +180,8 @@ class EvidenceRecorder:
         rows: list[dict[str, Any]] = []
         small: dict[bytes, str] = {}
         while len(rows) < len(attributed):
-            part = _capture_small(attributions, len(rows), self._limit)
+            budget = CATCH_UP_BYTES if behind else INLINE_BYTES
+            part = _capture_small(attributions, len(rows), self._limit, budget)
             if part:
                 await asyncio.sleep(0)  # let requests through between short runs
             else:

@@ -38,7 +38,9 @@ TRANSIENT = (OperationalError, InterfaceError, OSError, TimeoutError)
 class EvidenceSink(Protocol):
     """Turns experimented events into attribution rows (writing their blobs on the way)."""
 
-    async def rows_for(self, events: list[UsageEvent]) -> list[dict[str, Any]]: ...
+    async def rows_for(
+        self, events: list[UsageEvent], *, behind: bool = False
+    ) -> list[dict[str, Any]]: ...
 
     async def insert(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None: ...
 
@@ -222,7 +224,8 @@ class UsageWriter:
         count = min(self._batch_size, len(self._evidence_buffer))
         batch = [self._evidence_buffer[i] for i in range(count)]
         # Blobs first, outside any transaction: no connection is held during blob I/O.
-        rows = await self._evidence.rows_for(batch)
+        # More waiting than this batch: the recorder takes longer turns on the event loop.
+        rows = await self._evidence.rows_for(batch, behind=len(self._evidence_buffer) > count)
         try:
             async with self._sessions() as session, session.begin():
                 await self._evidence.insert(session, rows)
