@@ -34,7 +34,8 @@ SLICE_BYTES = 64 * 1024 * 1024
 # interpreter's switch interval (5 ms) for it at each turn: the gateway's p99 at low load.
 INLINE_BYTES = 8 * 1024
 # Behind (more events waiting than this batch), runs are this long (~7 ms): under full load a
-# short run per loop turn would let the backlog grow without bound (bench/README.md, "Writer").
+# short run per loop turn let the backlog grow without bound (bench/README.md, "Writer on
+# PostgreSQL").
 CATCH_UP_BYTES = 256 * 1024
 
 # One side's evidence before the blob writes: bytes still to store, or already its final
