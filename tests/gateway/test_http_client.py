@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
+import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -280,3 +282,26 @@ def test_any_split_parses_to_the_same_response(index: int, cuts: list[int]) -> N
 
 async def _make_conn() -> _Connection:
     return _Connection(("http", "127.0.0.1", 80), read_timeout_s=1.0)
+
+
+async def test_https_verifies_the_certificate_and_host() -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    server = Scripted([ok(b'{"tls":true}')])
+    server.server = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_context)
+    url = server.url.replace("http://127.0.0.1", "https://localhost")
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    client = UpstreamClient(connect_timeout_s=5.0, read_timeout_s=5.0, ssl_context=trusting)
+    stranger = UpstreamClient(connect_timeout_s=5.0, read_timeout_s=5.0)  # system CAs only
+    try:
+        assert await body_of(client, url) == (200, b'{"tls":true}')
+        with pytest.raises(ConnectError):  # a certificate no system CA signed
+            await body_of(stranger, url)
+        with pytest.raises(ConnectError):  # the name on the certificate is not this host
+            await body_of(client, url.replace("https://localhost", "https://127.0.0.1"))
+    finally:
+        await client.close()
+        await stranger.close()
+        server.server.close()

@@ -292,6 +292,7 @@ class UpstreamClient:
         *,
         idle_timeout_s: float = 30.0,
         max_idle_per_origin: int = 512,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
@@ -299,7 +300,9 @@ class UpstreamClient:
         self._max_idle = max_idle_per_origin
         self._idle: dict[Origin, list[_Connection]] = {}
         self._targets: dict[str, tuple[Origin, bytes]] = {}
-        self._ssl: ssl.SSLContext | None = None
+        # Verifies certificates and host names against the system's CAs (SSL_CERT_FILE and
+        # SSL_CERT_DIR point OpenSSL elsewhere); made on first use of https.
+        self._ssl = ssl_context
         self._closed = False
 
     async def post(
