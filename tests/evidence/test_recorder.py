@@ -21,6 +21,7 @@ from previewgate.evidence.capture import canonical_json
 from previewgate.evidence.models import ABSENT, FAILED
 from previewgate.evidence.recorder import BLOB_CONCURRENCY, EvidenceRecorder
 from previewgate.usage.events import AttributionEvent, UsageEvent
+from tests.support.events import usage_event
 
 SYSTEM = {"role": "system", "content": "You are a careful coding agent. Never guess."}
 LIMIT = 1 << 20
@@ -70,25 +71,10 @@ def event(
     messages: list[dict[str, Any]] = [SYSTEM] if system else []
     messages.append({"role": "user", "content": content})
     reply = {"id": "r", "choices": [{"index": 0, "message": {"content": f"re: {content}"}}]}
-    return UsageEvent(
-        id=uuid.uuid4(),
+    return usage_event(
         created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=len(content)),
-        user_id=None,
         public_model_id="preview",
-        status_code=200,
-        has_error=False,
-        error_kind=None,
-        input_tokens=1,
-        output_tokens=1,
-        cached_tokens=None,
-        cost_microusd=0,
-        ttfb_ms=1,
-        total_ms=2,
-        session_id=None,
         machine_id="m",
-        client_ip=None,
-        streamed=False,
-        client_meta=None,
         attribution=AttributionEvent(
             variant_version_id=uuid.uuid4(),
             allocation_subject="machine",

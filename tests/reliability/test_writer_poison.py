@@ -8,9 +8,7 @@ counted instead of being retried forever with every row behind it.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,6 +20,7 @@ from previewgate.usage.events import UsageEvent
 from previewgate.usage.models import Usage
 from previewgate.usage.writer import UsageWriter
 from tests.reliability.helpers import PROD_ID, URL, add_production_model, chat, usage_rows
+from tests.support.events import usage_event
 from tests.support.faults import metric
 from tests.support.servers import GatewayServer, LoopThread
 
@@ -95,23 +94,4 @@ async def test_a_row_the_store_refuses_is_dropped_and_counted(backend: str, sess
 
 
 def event(client_ip: str) -> UsageEvent:
-    return UsageEvent(
-        id=uuid.uuid4(),
-        created_at=datetime.now(UTC),
-        user_id=None,
-        public_model_id="m",
-        status_code=200,
-        has_error=False,
-        error_kind=None,
-        input_tokens=1,
-        output_tokens=1,
-        cached_tokens=None,
-        cost_microusd=0,
-        ttfb_ms=1,
-        total_ms=2,
-        session_id=None,
-        machine_id=None,
-        client_ip=client_ip,
-        streamed=False,
-        client_meta=None,
-    )
+    return usage_event(client_ip=client_ip)
