@@ -9,39 +9,23 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from previewgate.cli.main import cli
 from tests.conftest import REDIS_URL
-from tests.support.servers import free_port
+from tests.support.faults import GatewayProcess, metric_value, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
-T = TypeVar("T")
 MODEL = "demo/prod"
 UPSTREAM = '{"internal_id": "m", "base_url": "http://127.0.0.1:9/v1"}'
-
-
-def poll(check: Callable[[], T | None], what: str, timeout_s: float = 10.0) -> T:
-    """``check()``'s first truthy result, retried until the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _accepted_inode(server_port: int, client_port: int) -> str | None:
@@ -95,8 +79,7 @@ class Pinned:
     def metric(self, name: str) -> float:
         status, text = self.request("GET", "/metrics")
         assert status == 200
-        found = re.search(rf"^{name} (\S+)$", text.decode(), re.M)
-        return float(found.group(1)) if found else 0.0
+        return metric_value(text.decode(), name)
 
     def model_name(self) -> str:
         status, body = self.request("GET", "/api/openrouter/models")
@@ -107,22 +90,14 @@ class Pinned:
         self.conn.close()
 
 
-class Gateway:
-    """``previewgate serve --workers N`` in a subprocess; ``stop()`` is idempotent."""
+class Gateway(GatewayProcess):
+    """``previewgate serve --workers N`` in a subprocess, and its worker processes."""
 
     def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
-        self.port = int(env["PREVIEWGATE_PORT"])
-        self.log_path = log_path
-        cli_path = Path(sys.executable).parent / "previewgate"
-        with log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [str(cli_path), "serve", "--workers", str(workers)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.workers = poll(lambda: self._children(workers), "worker processes", 30)
+        super().__init__(env, log_path, args=["--workers", str(workers)])
+        self.workers = wait_until(
+            lambda: self._children(workers), timeout=30, what="worker processes"
+        )
 
     def _children(self, count: int) -> list[int] | None:
         assert self.proc.poll() is None, self.log()
@@ -148,23 +123,11 @@ class Gateway:
                 pinned[conn.worker] = conn
             return len(pinned) == len(self.workers)
 
-        poll(attempt, f"connections on each worker ({list(pinned)} so far)", timeout_s)
+        wait_until(attempt, timeout=timeout_s, what=f"connections on each worker ({pinned})")
         return pinned
 
-    def wait(self, timeout_s: float = 30) -> int:
-        return self.proc.wait(timeout_s)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().stop()
         for pid in self.workers:  # only if the parent failed to stop them
             if _cmdline(pid):
                 os.kill(pid, signal.SIGKILL)
@@ -199,14 +162,11 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Gateway
 
     def _start(store: dict[str, str]) -> Gateway:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("PREVIEWGATE_")},
             **store,
             "PREVIEWGATE_REDIS_URL": REDIS_URL,
             # Far beyond the test: no periodic reload can explain a worker's new state.
             "PREVIEWGATE_CACHE_TTL_S": "600",
             "PREVIEWGATE_HOST": "127.0.0.1",
-            "PREVIEWGATE_PORT": str(free_port()),
-            "PREVIEWGATE_LOG_LEVEL": "WARNING",
         }
         gateway = Gateway(env, 2, tmp_path / f"gateway-{len(started)}.log")
         started.append(gateway)
@@ -239,7 +199,9 @@ def test_catalog_change_reaches_every_worker(
     # A worker is subscribed once it has reloaded a second time: the listener wakes the
     # reloader right after SUBSCRIBE (the first reload is at startup).
     for w in workers:
-        poll(lambda w=w: w.metric("previewgate_cache_reloads_total") >= 2, "subscription")
+        wait_until(
+            lambda w=w: w.metric("previewgate_cache_reloads_total") >= 2, what="subscription"
+        )
     assert [w.model_name() for w in workers] == ["v1"] * len(workers)
     heard = [w.metric("previewgate_cache_invalidations_total") for w in workers]
 
@@ -249,7 +211,9 @@ def test_catalog_change_reaches_every_worker(
     assert status == 200, body
 
     for w in others:  # told only by Redis: the TTL is ten minutes
-        poll(lambda w=w: w.model_name() == "v2", f"worker {w.worker} to serve the change", 5)
+        wait_until(
+            lambda w=w: w.model_name() == "v2", timeout=5, what=f"worker {w.worker} to serve it"
+        )
     assert editor.model_name() == "v2"
     after = [w.metric("previewgate_cache_invalidations_total") for w in workers]
     assert all(a > b for a, b in zip(after, heard, strict=True)), (heard, after)

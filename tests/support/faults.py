@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,9 +42,13 @@ def wait_until(
 
 def metric(base_url: str, name: str, labels: str = "") -> float:
     """One sample of a Prometheus counter or gauge from ``/metrics`` (0 when absent)."""
-    body = httpx.get(f"{base_url}/metrics", timeout=5).text
+    return metric_value(httpx.get(f"{base_url}/metrics", timeout=5).text, name, labels)
+
+
+def metric_value(exposition: str, name: str, labels: str = "") -> float:
+    """One sample from a ``/metrics`` text (0 when absent)."""
     series = re.escape(name + (f"{{{labels}}}" if labels else ""))
-    match = re.search(rf"^{series} ([0-9.e+-]+)$", body, re.M)
+    match = re.search(rf"^{series} ([0-9.e+-]+)$", exposition, re.M)
     return float(match.group(1)) if match else 0.0
 
 
@@ -158,9 +162,10 @@ class RedisProcess:
 
 
 class GatewayProcess:
-    """``python -m previewgate serve`` as a real child process, configured by environment."""
+    """``python -m previewgate serve [args]`` as a real child process, configured by
+    environment."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], log_path: Path, args: Sequence[str] = ()) -> None:
         self.port = int(env.get("PREVIEWGATE_PORT") or free_port())
         full = {k: v for k, v in os.environ.items() if not k.startswith("PREVIEWGATE_")}
         full.update(env)
@@ -169,7 +174,7 @@ class GatewayProcess:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "previewgate", "serve"],
+            [sys.executable, "-m", "previewgate", "serve", *args],
             env=full,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
