@@ -225,14 +225,14 @@ async def test_behind_the_recorder_takes_longer_turns_on_the_loop(
     store: CountingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs: list[int] = []
-    capture_small = recorder._capture_small
+    capture_run = recorder._capture_run
 
     def spy(*args: Any) -> Any:
-        part = capture_small(*args)
+        part = capture_run(*args)
         runs.append(len(part))
         return part
 
-    monkeypatch.setattr(recorder, "_capture_small", spy)
+    monkeypatch.setattr(recorder, "_capture_run", spy)
     events = [event(f"question {i}") for i in range(200)]
     relaxed = await EvidenceRecorder(store, LIMIT).rows_for(events)
     turns_relaxed, runs[:] = len(runs), []

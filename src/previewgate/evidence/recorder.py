@@ -26,8 +26,8 @@ from previewgate.usage.events import AttributionEvent, UsageEvent
 log = logging.getLogger(__name__)
 # Blob writes in flight at once: overlaps round trips (S3) and fsyncs (folder).
 BLOB_CONCURRENCY = 16
-# Captured bytes held at once: a batch of big-context requests is captured and written in
-# slices of about this size, one thread hop each, so memory stays bounded.
+# A batch of big-context requests is captured and written in slices of about this many input
+# bytes, one thread hop each, so the captured bytes held at once stay bounded.
 SLICE_BYTES = 64 * 1024 * 1024
 # Small requests are captured on the event loop, this many input bytes (~0.2 ms of work) between
 # yields. A worker thread would hold the GIL for its whole slice, and the loop waits up to the
@@ -97,36 +97,24 @@ def _capture(attribution: AttributionEvent, limit_bytes: int) -> Captured:
     return (system, rest, response), truncated
 
 
-def _capture_slice(
-    attributions: Sequence[AttributionEvent], start: int, limit_bytes: int
-) -> list[Captured]:
-    """Big captures from ``start`` on (at least one), stopping after about SLICE_BYTES or
-    before a small one (those run on the loop: see INLINE_BYTES)."""
-    out: list[Captured] = []
-    size = 0
-    for attribution in attributions[start:]:
-        if out and _input_bytes(attribution) <= INLINE_BYTES:
-            break
-        captured = _capture(attribution, limit_bytes)
-        out.append(captured)
-        size += sum(len(side) for side in captured[0])
-        if size >= SLICE_BYTES:
-            break
-    return out
-
-
 def _input_bytes(attribution: AttributionEvent) -> int:
     return attribution.upstream_bytes + sum(map(len, attribution.response_chunks))
 
 
-def _capture_small(
+def _is_small(attribution: AttributionEvent) -> bool:
+    return _input_bytes(attribution) <= INLINE_BYTES
+
+
+def _capture_run(
     attributions: Sequence[AttributionEvent], start: int, limit_bytes: int, budget: int
 ) -> list[Captured]:
-    """Captures from ``start`` on while each input is small, about ``budget`` bytes in all."""
+    """Captures from ``start`` on, all small or all big as the first one is, until about
+    ``budget`` input bytes (at least one capture)."""
+    small = _is_small(attributions[start])
     out: list[Captured] = []
     for attribution in attributions[start:]:
         size = _input_bytes(attribution)
-        if size > INLINE_BYTES or size > budget:
+        if out and (size > budget or (size <= INLINE_BYTES) != small):
             break
         budget -= size
         out.append(_capture(attribution, limit_bytes))
@@ -179,26 +167,26 @@ class EvidenceRecorder:
         attributed = [(e, e.attribution) for e in events if e.attribution is not None]
         attributions = [a for _, a in attributed]
         rows: list[dict[str, Any]] = []
-        small: dict[bytes, str] = {}
+        known: dict[bytes, str] = {}  # payload -> its column value, for this batch
         while len(rows) < len(attributed):
-            budget = CATCH_UP_BYTES if behind else INLINE_BYTES
-            part = _capture_small(attributions, len(rows), self._limit, budget)
-            if part:
-                await asyncio.sleep(0)  # let requests through between short runs
+            start = len(rows)
+            if _is_small(attributions[start]):
+                budget = CATCH_UP_BYTES if behind else INLINE_BYTES
+                part = _capture_run(attributions, start, self._limit, budget)
+                await asyncio.sleep(0)  # let requests through between runs
             else:
                 # Canonical JSON of multi-MiB bodies takes milliseconds: off the event loop,
                 # in one thread hop per slice (a hop per row costs more than small work).
-                part = await asyncio.to_thread(_capture_slice, attributions, len(rows), self._limit)
+                part = await asyncio.to_thread(
+                    _capture_run, attributions, start, self._limit, SLICE_BYTES
+                )
             # The same system prompt recurs across a batch: write each distinct payload once.
             unique = dict.fromkeys(s for sides, _ in part for s in sides if isinstance(s, bytes))
-            keys = await self._store_all([s for s in unique if s not in small])
-            keys.update((s, small[s]) for s in unique if s in small)
-            # Small payloads (system prompts) recur across parts too; big ones are not kept.
-            small.update((s, k) for s, k in keys.items() if len(s) <= INLINE_BYTES)
+            known.update(await self._store_all([s for s in unique if s not in known]))
             for (event, attribution), (sides, truncated) in zip(
                 attributed[len(rows) :], part, strict=False
             ):
-                system, rest, response = (keys[s] if isinstance(s, bytes) else s for s in sides)
+                system, rest, response = (known[s] if isinstance(s, bytes) else s for s in sides)
                 rows.append(
                     {
                         "usage_id": event.id,
@@ -213,6 +201,9 @@ class EvidenceRecorder:
                         "created_at": event.created_at,
                     }
                 )
+            for payload in unique:  # small ones recur (system prompts); big ones go now
+                if len(payload) > INLINE_BYTES:
+                    del known[payload]
         return rows
 
     async def insert(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
