@@ -134,6 +134,8 @@ async def test_request_shape_and_keep_alive(scripted: Start, client: UpstreamCli
     assert server.connections == 1  # the second request reused the first connection
     first = server.requests[0]
     assert first.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+    port = server.url.split(":")[2].split("/")[0]
+    assert f"\r\nhost: 127.0.0.1:{port}\r\n".encode() in first
     assert b"\r\nauthorization: Bearer sk-test\r\n" in first
     assert b"\r\naccept: application/json\r\n" in first
     assert b"\r\naccept: text/event-stream\r\n" in server.requests[1]

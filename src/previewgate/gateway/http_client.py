@@ -334,11 +334,11 @@ class UpstreamClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConnectError(f"not an http(s) URL: {parts.scheme}://")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        default_port = 443 if parts.scheme == "https" else 80
+        port = parts.port or default_port
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        default_port = port == (443 if parts.scheme == "https" else 80)
-        host_header = host if default_port else f"{host}:{port}"
+        host_header = host if port == default_port else f"{host}:{port}"
         head = (
             f"POST {target} HTTP/1.1\r\nhost: {host_header}\r\n"
             "content-type: application/json\r\naccept-encoding: gzip, deflate\r\n"
