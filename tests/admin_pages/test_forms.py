@@ -70,3 +70,39 @@ def test_settings_refusals_wipe_confirmation_and_draft_deletion(
     assert r.headers["location"] == "/admin/experiments"
     assert "Draft deleted." in _flash_after(client, r)
     assert client.get(created).status_code == 404
+
+
+BAD_KEYS = {
+    "sk-ключ": "ключ",
+    "sk-a\r\nX-Evil: 1": "X-Evil",
+    "sk-secret part": "secret part",
+    " ": None,
+    "": None,
+}
+
+
+def test_bad_partner_keys_are_refused_beside_the_key_field(
+    backend: str, pages: GatewayServer, admin_key: str, mock: MockServer
+) -> None:
+    admin = admin_api(pages, admin_key)
+    create_preview_model(admin)
+    live = start_experiment(admin, [mock], activate=False)
+    client = signed_in_client(pages, admin_key)
+    base = f"/admin/experiments/{live.id}"
+    token = csrf_of(client.get(base).text)
+    variant = f"{base}/variants/{live.slots[0].variant_id}"
+    upstream = f'{{"internal_id": "rc-new", "base_url": "{mock.base_url}"}}'
+    forms = {
+        f"{base}/variants": {"label": "B", "weight": "1", "upstream": upstream},
+        f"{variant}/versions": {"upstream": upstream},
+        f"{variant}/rotate-key": {},
+    }
+    for path, fields in forms.items():
+        for key, fragment in BAD_KEYS.items():
+            r = client.post(path, data={"csrf_token": token, **fields, "api_key": key})
+            assert r.status_code == 422, (path, key, r.status_code)
+            assert "field-error" in r.text and "the partner key " in r.text, (path, key)
+            if fragment:
+                assert fragment not in r.text, (path, key)
+    shown = admin.get(f"/admin/api/experiments/{live.id}").json()
+    assert [len(v["versions"]) for v in shown["variants"]] == [1], "a refused key was stored"

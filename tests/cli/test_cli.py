@@ -78,6 +78,26 @@ def test_models_add_reads_key_from_env(env: str, monkeypatch: pytest.MonkeyPatch
     assert bad.exit_code != 0 and "base_url" in bad.output
 
 
+def test_models_add_refuses_a_bad_key_without_echoing_it(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = '{"internal_id": "m", "base_url": "http://127.0.0.1:9/v1"}'
+    runner = CliRunner()
+    for key, fragment in (("sk-ключ", "ключ"), ("sk-a\r\nX-Evil: 1", "X-Evil"), ("sk-a b", "a b")):
+        monkeypatch.setenv("UPSTREAM_KEY", key)
+        args = ["models", "add", "demo/bad-key", "--upstream", upstream, "--api-key-env"]
+        result = runner.invoke(cli, [*args, "UPSTREAM_KEY"])
+        assert result.exit_code == 1, result.output
+        assert "invalid model: api_key:" in result.output and "partner key" in result.output
+        assert fragment not in result.output
+    monkeypatch.setenv("UPSTREAM_KEY", " ")
+    result = runner.invoke(cli, [*args, "UPSTREAM_KEY"])
+    assert result.exit_code == 1 and "unset or empty" in result.output
+    result = runner.invoke(cli, [*args, "NO_SUCH_VARIABLE_SET"])
+    assert result.exit_code == 1 and "unset or empty" in result.output
+    assert "demo/bad-key" not in runner.invoke(cli, ["models", "list"]).output
+
+
 def test_serve_refuses_an_unmigrated_database(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -111,3 +111,41 @@ def test_cli_lifecycle(env: str, encryption_key: str) -> None:
     assert "is now completed" in run("experiments", "complete", exp_id).output
     terminal = run("experiments", "activate", exp_id, ok=False).output
     assert "completed is a terminal status" in terminal
+
+
+BAD_KEYS = {"sk-ключ": "ключ", "sk-a\r\nX-Evil: 1": "X-Evil", "sk-secret part": "secret part"}
+
+
+def test_cli_refuses_bad_partner_keys_from_env_and_stdin(
+    env: str, encryption_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("models", "add", PUBLIC_ID, "--kind", "preview")
+    exp_id = run("experiments", "create", PUBLIC_ID, "--name", "keys").output.split()[-1]
+    add = ("experiments", "add-variant", exp_id)
+    run(*add, "A", "--upstream", upstream("rc-a"), "--api-key-env", "PARTNER_KEY")
+    for key, fragment in BAD_KEYS.items():
+        monkeypatch.setenv("BAD_KEY", key)
+        refusals = [
+            run(*add, "B", "--upstream", upstream("rc-b"), "--api-key-env", "BAD_KEY", ok=False),
+            run(*add, "B", "--upstream", upstream("rc-b"), "--api-key-stdin", stdin=key,
+                ok=False),
+            run("experiments", "swap", exp_id, "A", "--upstream", upstream("rc-a2"),
+                "--api-key-env", "BAD_KEY", ok=False),
+            run("experiments", "swap", exp_id, "A", "--upstream", upstream("rc-a2"),
+                "--api-key-stdin", stdin=key + "\n", ok=False),
+            run("experiments", "rotate-key", exp_id, "A", "--api-key-stdin", stdin=key,
+                ok=False),
+            run("experiments", "rotate-key", exp_id, "A", "--api-key-env", "BAD_KEY", ok=False),
+        ]  # fmt: skip
+        for result in refusals:
+            assert result.exit_code == 1, result.output
+            assert "the partner key contains" in result.output, result.output
+            assert fragment not in result.output
+    # Blank input is refused before it reaches the rule.
+    monkeypatch.setenv("BAD_KEY", " ")
+    blank = run("experiments", "rotate-key", exp_id, "A", "--api-key-env", "BAD_KEY", ok=False)
+    assert "unset or empty" in blank.output
+    blank = run("experiments", "rotate-key", exp_id, "A", "--api-key-stdin", stdin=" \n", ok=False)
+    assert "no key on stdin" in blank.output
+    # Only the first, good key was ever stored.
+    assert asyncio.run(stored_keys(env, encryption_key)) == {"A": [ENV_KEY]}

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.catalog.models import CatalogModel
+from previewgate.catalog.partner_key import PartnerKey, require_partner_key
 from previewgate.catalog.upstream import UpstreamSpec
 from previewgate.crypto import KeyCipher
 from previewgate.errors import Conflict, NotFound, Unprocessable
@@ -46,7 +47,7 @@ class ModelCreate(BaseModel):
     description: str = Field(default="", max_length=4000)
     context_length: int | None = Field(default=None, gt=0, le=INT32_MAX)
     upstream: UpstreamSpec | None = None
-    api_key: str | None = Field(default=None, min_length=1, max_length=4096)
+    api_key: PartnerKey | None = None
     pricing: Pricing | None = None
     disclosure_text: str | None = Field(default=None, max_length=20000)
 
@@ -65,7 +66,7 @@ class ModelUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
     context_length: int | None = Field(default=None, gt=0, le=INT32_MAX)
     upstream: UpstreamSpec | None = None
-    api_key: str | None = Field(default=None, min_length=1, max_length=4096)
+    api_key: PartnerKey | None = None
     pricing: Pricing | None = None
     disclosure_text: str | None = Field(default=None, max_length=20000)
 
@@ -112,7 +113,7 @@ async def create_model(session: AsyncSession, cipher: KeyCipher, data: ModelCrea
         description=data.description,
         context_length=data.context_length,
         upstream=data.upstream.stored() if data.upstream else None,
-        encrypted_api_key=cipher.encrypt(data.api_key) if data.api_key else None,
+        encrypted_api_key=_sealed(cipher, data.api_key),
         pricing=data.pricing.model_dump() if data.pricing else None,
     )
     if data.kind == "preview":
@@ -136,7 +137,7 @@ async def update_model(
     if "upstream" in fields:
         model.upstream = data.upstream.stored() if data.upstream else None
     if data.api_key is not None:
-        model.encrypted_api_key = cipher.encrypt(data.api_key)
+        model.encrypted_api_key = _sealed(cipher, data.api_key)
     if "pricing" in fields:
         model.pricing = data.pricing.model_dump() if data.pricing else None
     if data.disclosure_text is not None:
@@ -148,6 +149,11 @@ async def update_model(
             model.disclosure_version += 1
     await session.flush()
     return model
+
+
+def _sealed(cipher: KeyCipher, api_key: str | None) -> dict[str, str] | None:
+    # The schema checked the key already; the service stays the authority for other callers.
+    return cipher.encrypt(require_partner_key(api_key)) if api_key is not None else None
 
 
 def public_view(model: CatalogModel) -> dict[str, Any]:

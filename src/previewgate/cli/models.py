@@ -41,13 +41,14 @@ def models_add(
 ) -> None:
     """Add a model. Keys are read from an environment variable, never from argv."""
     settings = settings_or_exit()
+    api_key = _env_key(api_key_env) if api_key_env else None
     try:
         data = service.ModelCreate(
             public_id=public_id,
             kind=kind,  # type: ignore[arg-type]
             display_name=display_name,
             upstream=json.loads(upstream_json) if upstream_json else None,
-            api_key=os.environ.get(api_key_env) if api_key_env else None,
+            api_key=api_key,
             pricing={"input": price_in or 0, "output": price_out or 0}
             if price_in or price_out
             else None,
@@ -67,6 +68,15 @@ def models_add(
     run_in_session(settings, work)
     asyncio.run(publish_invalidation(settings))
     click.echo(f"added {kind} model {public_id}")
+
+
+def _env_key(name: str) -> str:
+    # Surrounding whitespace (a trailing newline from a file) is trimmed, as for experiments;
+    # anything left that is not printable ASCII is refused by the schema, without echoing it.
+    key = os.environ.get(name, "").strip()
+    if not key:
+        raise click.ClickException(f"environment variable {name} is unset or empty")
+    return key
 
 
 @models.command("list")

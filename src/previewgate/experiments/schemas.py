@@ -12,13 +12,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from previewgate.catalog.partner_key import PartnerKey
 from previewgate.catalog.upstream import ApiFormat, UpstreamSpec
 
 Status = Literal["draft", "active", "paused", "completed"]
 # Labels are display only, but a blank or padded one is always a typo.
 Label = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
 Weight = Annotated[int, Field(gt=0, le=1_000_000)]
-ApiKey = Annotated[str, Field(min_length=1, max_length=4096)]
+ApiKey = PartnerKey  # printable ASCII, 1-2048 characters: see catalog.partner_key
 
 
 class _Input(BaseModel):

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from previewgate.catalog.partner_key import require_partner_key
 from previewgate.catalog.service import parse_upstream
 from previewgate.crypto import EncryptionKeyMissing, KeyCipher
 from previewgate.errors import Conflict, NotFound
@@ -159,6 +160,7 @@ async def rotate_api_key(
 
 
 def _seal(cipher: KeyCipher, api_key: str) -> dict[str, str]:
+    require_partner_key(api_key)  # every path (REST, pages, CLI, demo) comes through here
     try:
         return cipher.encrypt(api_key)
     except EncryptionKeyMissing as exc:
