@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from previewgate.gateway.proxy import MAX_RESPONSE_BODY
+from previewgate.gateway.relay import MAX_RESPONSE_BODY
 from tests.reliability.helpers import PROD_ID, URL, add_production_model, chat, usage_rows
 from tests.support.experiments import (
     PREVIEW_ID,
@@ -102,7 +102,8 @@ def test_upstream_faults_are_clean_blinded_and_recorded(
                 for secret in secrets[model]:
                     assert secret not in seen, (who, secret, seen[:500])
                 # Only allowlisted upstream headers pass (uvicorn sets its own "server").
-                for name in ("x-upstream-model", "openai-model", "x-request-id"):
+                assert r.headers["x-request-id"].startswith("gen-"), who  # ours, not "req-mock"
+                for name in ("x-upstream-model", "openai-model"):
                     assert name not in r.headers, (who, name)
                 assert r.headers.get("server") != "mock"
                 if case.behaviour == "429":

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from previewgate.evidence.capture import DEFAULT_LIMIT_BYTES, Slot, fit_to_limit
+from previewgate.sse import DONE, SseEvents
 
 __all__ = ["CapturedResponse", "ResponseAssembler", "UsageCounts"]
 
@@ -202,13 +203,9 @@ class ResponseAssembler:
 
     def __init__(self, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
         self._limit = limit_bytes
-        # A line longer than this is dropped whole (decided on its full length, so the result
-        # never depends on how the stream was split).
-        self._max_line = max(2 * limit_bytes, 1 << 20)
-        self._buf = bytearray()
-        self._discarding = False  # inside an over-long line: drop bytes until the next newline
-        self._pending: list[bytes] = []  # data lines of an event whose JSON spans several lines
-        self._pending_size = 0
+        # An event longer than this is dropped whole (decided on its full length, so the
+        # result never depends on how the stream was split).
+        self._events = SseEvents(max(2 * limit_bytes, 1 << 20), skip_long=True)
         self._choices: dict[int, _Choice] = {}
         self._meta: dict[str, str] = {}
         self._usage: dict[str, Any] | None = None
@@ -227,26 +224,7 @@ class ResponseAssembler:
 
     def feed(self, chunk: bytes) -> None:
         """Feed SSE bytes as they arrive."""
-        if self._discarding:
-            nl = chunk.find(b"\n")
-            if nl < 0:
-                return
-            self._discarding = False
-            chunk = chunk[nl + 1 :]
-        nl = chunk.rfind(b"\n")
-        if nl < 0:
-            self._buf += chunk
-            if len(self._buf) > self._max_line:
-                self._buf.clear()
-                self._discarding = True
-            return
-        data = bytes(self._buf) + chunk[:nl] if self._buf else chunk[:nl]
-        self._buf = bytearray(chunk[nl + 1 :])
-        for line in data.split(b"\n"):
-            self._line(line)
-        if len(self._buf) > self._max_line:
-            self._buf.clear()
-            self._discarding = True
+        self._take(self._events.feed(chunk))
 
     def feed_json(self, body: bytes) -> None:
         """Feed a complete non-streaming response body (chat.completion or error JSON)."""
@@ -254,40 +232,12 @@ class ResponseAssembler:
         if isinstance(obj, dict):
             self._handle(obj)
 
-    def _line(self, line: bytes) -> None:
-        if len(line) > self._max_line:  # same test as on the buffer in feed(): split-independent
-            return
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if not line:  # blank line ends the event: a multi-line payload is complete
-            self._dispatch_pending()
-            return
-        if not line.startswith(b"data:"):
-            return  # comments, event:/id:/retry: fields and junk carry nothing we keep
-        payload = line[6:] if line.startswith(b"data: ") else line[5:]
-        if self._pending:
-            self._pending.append(payload)
-            self._pending_size += len(payload)
-            if self._pending_size > self._max_line:
-                self._pending.clear()  # give up on this event; resync at the next one
-            return
-        if payload == b"[DONE]":
-            self.done = True
-            return
-        obj = _loads(payload)
-        if isinstance(obj, dict):
-            self._handle(obj)
-        elif obj is None:
-            # Not JSON on its own: per SSE, more data lines of this event may complete it.
-            self._pending = [payload]
-            self._pending_size = len(payload)
-
-    def _dispatch_pending(self) -> None:
-        if self._pending:
-            obj = _loads(b"\n".join(self._pending))
-            self._pending = []
-            if isinstance(obj, dict):
-                self._handle(obj)
+    def _take(self, events: list[Any]) -> None:
+        for event in events:
+            if event is DONE:
+                self.done = True
+            elif isinstance(event, dict):
+                self._handle(event)
 
     def _handle(self, obj: dict[str, Any]) -> None:
         self._received = True
@@ -321,11 +271,7 @@ class ResponseAssembler:
 
     def finish(self) -> CapturedResponse | None:
         """Flush any unterminated last line and return the capped result (None if empty)."""
-        if self._buf and not self._discarding:
-            line = bytes(self._buf)
-            self._buf.clear()
-            self._line(line)
-        self._dispatch_pending()
+        self._take(self._events.finish())
         if not self._received:
             return None
         doc: dict[str, Any] = dict(self._meta)

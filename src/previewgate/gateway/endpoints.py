@@ -9,7 +9,10 @@ request leaves a UsageEvent for the background writer.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -25,8 +28,10 @@ from previewgate.errors import (
     PayloadTooLarge,
     PreviewGateError,
 )
+from previewgate.gateway.blind_schema import ToolCallIds
 from previewgate.gateway.identity import Identity, identify
-from previewgate.gateway.proxy import Outcome, forward, send_error
+from previewgate.gateway.proxy import forward, send_error
+from previewgate.gateway.relay import Outcome, RelayContext
 from previewgate.gateway.resolve import RouteDecision, resolve
 from previewgate.gateway.snapshot import Snapshot
 from previewgate.gateway.upstream import build_upstream_body, client_wants_usage
@@ -149,9 +154,21 @@ class _DisconnectWatcher:
             self._task.cancel()
 
 
+def response_id(usage_id: uuid.UUID) -> str:
+    """The gateway's id for an answer (JSON ``id``, every SSE chunk, ``x-request-id``)."""
+    return "gen-" + usage_id.hex
+
+
+def _tool_call_key(encryption_key: bytes | None) -> bytes:
+    # Stable across processes and restarts (clients echo minted ids back), secret to clients.
+    base = encryption_key or os.urandom(32)
+    return hmac.new(base, b"previewgate tool-call ids", hashlib.sha256).digest()
+
+
 class ChatCompletions:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.tool_ids = ToolCallIds(_tool_call_key(runtime.settings.encryption_key_bytes()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -182,13 +199,28 @@ class ChatCompletions:
         except asyncio.CancelledError:
             return
 
-        drop_usage = stream and not client_wants_usage(body)
-        outcome = Outcome()
+        usage_id = uuid.uuid4()
+        ctx = RelayContext(
+            public_id=decision.public_id,
+            response_id=response_id(usage_id),
+            created=int(time.time()),
+            blind=decision.experimented,
+            rewrite_model=decision.upstream is not None,
+            wants_usage=client_wants_usage(body),
+            streamed=stream,
+            price_in=decision.price_in,
+            price_out=decision.price_out,
+            secrets=decision.secrets(),
+            tool_ids=self.tool_ids,
+        )
+        outcome = Outcome(kept=[] if decision.experimented else None)
         # On disconnect the watcher cancels this task, and with it the upstream call. Cheaper
         # than running the proxy in a task of its own.
         watcher = _DisconnectWatcher(receive)
         try:
-            await forward(rt.http, send, decision, payload, stream, drop_usage, outcome, started)
+            await forward(
+                rt.http, send, ctx, decision.url, decision.api_key, payload, outcome, started
+            )
         except asyncio.CancelledError:
             if not watcher.disconnected:
                 raise  # shutdown, not the client
@@ -204,6 +236,7 @@ class ChatCompletions:
         finally:
             watcher.stop()
             self._record(
+                usage_id,
                 created_at,
                 started,
                 identity,
@@ -216,6 +249,7 @@ class ChatCompletions:
 
     def _record(
         self,
+        usage_id: uuid.UUID,
         created_at: Any,
         started: float,
         identity: Identity,
@@ -242,11 +276,11 @@ class ChatCompletions:
                 client_request_id=identity.client_request_id,
                 upstream_body=upstream_body,
                 upstream_bytes=upstream_bytes,
-                response_chunks=outcome.chunks or [],
+                response_chunks=outcome.kept or [],
                 streamed=stream,
             )
         event = UsageEvent(
-            id=uuid.uuid4(),
+            id=usage_id,
             created_at=created_at,
             user_id=identity.caller.user_id if identity.caller else None,
             public_model_id=decision.public_id,

@@ -1,0 +1,152 @@
+"""Blind relays: experimented answers rebuilt from the allowlist, errors written by us.
+
+Nothing the upstream sends is forwarded as bytes: JSON bodies and stream events are parsed,
+then rebuilt by `blind_schema.Rebuilder`; comments, ``event:``/``id:``/``retry:`` lines and
+upstream headers are never read into the output; an error in any form (status >= 300, an
+``error`` member in a 200 body or in a stream event, an event that is not JSON, an oversized
+line) becomes `blind_errors.blind_error` or one of our transport errors.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from previewgate.errors import InvalidUpstreamResponse, UpstreamError
+from previewgate.gateway.blind_errors import blind_error, retry_after
+from previewgate.gateway.blind_schema import Rebuilder, ToolCallIds, rebuild_usage
+from previewgate.gateway.relay import (
+    INBAND_ERROR,
+    MAX_ERROR_BODY,
+    MAX_SSE_EVENT,
+    BodyReader,
+    Head,
+    Outcome,
+    Relay,
+    RelayContext,
+)
+from previewgate.sse import DONE, SseEvents, SseTooLarge, loads_exact
+
+_DONE_EVENT = b"data: [DONE]\n\n"
+_NO_KEY = ToolCallIds(b"")
+
+
+def _rebuilder(ctx: RelayContext) -> Rebuilder:
+    return Rebuilder(
+        ctx.public_id, ctx.response_id, ctx.created or int(time.time()), ctx.tool_ids or _NO_KEY
+    )
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return loads_exact(body, constants=True)
+    except ValueError:
+        return None
+
+
+class BlindError(BodyReader):
+    """An upstream status >= 300 (or one outside HTTP's range): our error, never its text."""
+
+    limit = MAX_ERROR_BODY
+    truncate = True
+
+    def __init__(self, ctx: RelayContext, outcome: Outcome, status: int, headers: Any) -> None:
+        super().__init__(ctx, outcome)
+        self._status = status
+        self._headers = headers
+
+    def finish(self) -> tuple[Head | None, bytes]:
+        if self.outcome.response_started:
+            return self._final
+        status = self._status
+        if not 100 <= status <= 599:
+            return self.fail("invalid_response", InvalidUpstreamResponse("Invalid model answer."))
+        error = blind_error(status, _parse(self.body()))
+        extra = []
+        if error.status in (429, 503) and (seconds := retry_after(self._headers)):
+            extra.append((b"retry-after", seconds))
+        return self.fail(f"upstream_{status}", error, extra)
+
+
+class BlindJson(BodyReader):
+    """A whole (non-streamed) answer, parsed and rebuilt."""
+
+    def finish(self) -> tuple[Head | None, bytes]:
+        if self.outcome.response_started:
+            return self._final
+        doc = _parse(self.body())
+        if not isinstance(doc, dict):
+            return self.fail("invalid_response", InvalidUpstreamResponse("Invalid model answer."))
+        if doc.get("error") is not None:
+            return self.fail(INBAND_ERROR, blind_error(200, doc))
+        if not isinstance(doc.get("choices"), list):
+            return self.fail("invalid_response", InvalidUpstreamResponse("Invalid model answer."))
+        cost = self.record_usage(doc.get("usage"))
+        body = orjson.dumps(_rebuilder(self.ctx).completion(doc, cost))
+        self.outcome.status_code = 200
+        self.outcome.response_started = True
+        return self.json_head(200, body), self.keep(body)
+
+
+class BlindStream(Relay):
+    """An SSE answer: each event parsed and rebuilt as it arrives."""
+
+    def __init__(self, ctx: RelayContext, outcome: Outcome) -> None:
+        super().__init__(ctx, outcome)
+        self._events = SseEvents(MAX_SSE_EVENT)
+        self._rebuild = _rebuilder(ctx)
+
+    def start(self) -> Head | None:
+        return self.sse_head(200)
+
+    def feed(self, chunk: bytes) -> bytes:
+        try:
+            events = self._events.feed(chunk)
+        except SseTooLarge:
+            return self.fail(
+                "response_too_large", UpstreamError("The model's answer is too large.")
+            )[1]
+        return self._relay(events) if events else b""
+
+    def finish(self) -> tuple[Head | None, bytes]:
+        if self.done:
+            return self._final
+        try:
+            out = self._relay(self._events.finish())
+        except SseTooLarge:  # pragma: no cover - finish adds no bytes; kept for symmetry
+            out = b""
+        if self.done:
+            return None, out
+        return None, out + self.keep(_DONE_EVENT)
+
+    def _relay(self, events: list[Any]) -> bytes:
+        out: list[bytes] = []
+        for event in events:
+            if event is DONE:
+                continue  # ours is sent at the end
+            if not isinstance(event, dict):
+                invalid = InvalidUpstreamResponse("Invalid model answer.")
+                out.append(self.fail("invalid_response", invalid)[1])
+                break
+            if event.get("error") is not None:
+                out.append(self.fail(INBAND_ERROR, blind_error(200, event))[1])
+                break
+            usage = None
+            if isinstance(event.get("usage"), dict):
+                cost = self.record_usage(event["usage"])
+                usage = rebuild_usage(event["usage"], cost)
+                if not self.ctx.wants_usage:
+                    # We asked for usage to count tokens; the evidence keeps it, the client
+                    # (who did not ask) does not get it.
+                    self.keep(self._event({"usage": usage, "choices": []}))
+                    usage = None
+            rebuilt = self._rebuild.chunk(event, usage)
+            if rebuilt is not None:
+                out.append(self.keep(self._event(rebuilt)))
+        return b"".join(out)
+
+    @staticmethod
+    def _event(doc: dict[str, Any]) -> bytes:
+        return b"data: " + orjson.dumps(doc) + b"\n\n"

@@ -1,0 +1,336 @@
+"""Faithful relays: production and default-upstream answers, byte for byte but for our ids.
+
+The client gets the upstream's bytes unchanged except the top-level ``id`` (the gateway's),
+``model`` (the public id, for catalog routes) and ``usage.cost`` (our price), spliced in place
+by `json_splice` so large integers, escapes, key order, whitespace, unknown fields and SSE
+comments, ``event:``/``id:`` lines and line ends survive. A usage-only stream chunk the client
+did not ask for is dropped (we ask for it to count tokens). Error bodies (status >= 300) are
+scrubbed of the route's key, base URL and host (`scrub_error_body`), as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from previewgate.errors import InvalidUpstreamResponse, UpstreamError
+from previewgate.gateway.json_splice import Span, splice, top_level_spans
+from previewgate.gateway.relay import (
+    INBAND_ERROR,
+    MAX_ERROR_BODY,
+    MAX_SSE_EVENT,
+    BodyReader,
+    Head,
+    Outcome,
+    Relay,
+    RelayContext,
+)
+from previewgate.sse import SseLines, SseTooLarge, data_payload, loads_exact, strip_line_end
+
+REDACTED = "[redacted]"
+_ALLOWED_HEADERS = frozenset(
+    {
+        "content-type",
+        "retry-after",
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-reset-tokens",
+    }
+)
+_WITH_MODEL = frozenset({"id", "model", "usage"})
+_WITHOUT_MODEL = frozenset({"id", "usage"})
+_COST = frozenset({"cost"})
+
+
+def filter_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Allowlist upstream response headers; names are returned lower-case."""
+    return [(name.lower(), value) for name, value in headers if name.lower() in _ALLOWED_HEADERS]
+
+
+def _encoded_headers(
+    headers: Iterable[tuple[str, str]], *, skip: str = ""
+) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.encode(), value.encode("latin-1", "replace"))
+        for name, value in filter_response_headers(headers)
+        if name != skip
+    ]
+
+
+class _Splicer:
+    """Writes our ``id``, ``model`` and ``usage.cost`` into one JSON document's bytes."""
+
+    __slots__ = ("_id", "_model", "_names", "cost")
+
+    def __init__(self, ctx: RelayContext) -> None:
+        self._id = orjson.dumps(ctx.response_id)
+        self._model = orjson.dumps(ctx.public_id)
+        self._names = _WITH_MODEL if ctx.rewrite_model else _WITHOUT_MODEL
+        self.cost: bytes | None = None  # set once the usage is known
+
+    def spans(self, doc: bytes, start: int, end: int) -> tuple[list[Span], bool]:
+        return top_level_spans(doc, start, end, self._names)
+
+    def __call__(self, name: str, old: bytes) -> bytes | None:
+        if name == "id":
+            return self._id
+        if name == "model":
+            return self._model
+        if self.cost is None or not old.startswith(b"{"):
+            return None
+        return _set_cost(old, self.cost)
+
+
+def _set_cost(usage: bytes, cost: bytes) -> bytes:
+    spans, _ = top_level_spans(usage, 0, len(usage), _COST)
+    if spans:
+        return splice(usage, spans, lambda _n, _o: cost)
+    close = usage.rstrip().rfind(b"}")
+    inner = usage[1:close].strip()
+    sep = b"," if inner else b""
+    return usage[:close] + sep + b'"cost":' + cost + usage[close:]
+
+
+class FaithfulJson(BodyReader):
+    def __init__(self, ctx: RelayContext, outcome: Outcome, status: int, headers: Any) -> None:
+        super().__init__(ctx, outcome)
+        self._status = status
+        self._headers = headers
+
+    def finish(self) -> tuple[Head | None, bytes]:
+        if self.outcome.response_started:
+            return self._final
+        body = self.body()
+        try:
+            doc = loads_exact(body, constants=True)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            return self.fail(
+                "invalid_response", InvalidUpstreamResponse("Invalid upstream answer.")
+            )
+        if doc.get("error") is not None:
+            self.outcome.error_kind = INBAND_ERROR
+        splicer = _Splicer(self.ctx)
+        if isinstance(doc.get("usage"), dict):
+            splicer.cost = orjson.dumps(self.record_usage(doc["usage"]))
+        spans, _ = splicer.spans(body, 0, len(body))
+        body = splice(body, spans, splicer)
+        self.outcome.status_code = self._status
+        self.outcome.response_started = True
+        headers = _encoded_headers(self._headers, skip="content-type")
+        return self.json_head(self._status, body, headers), body
+
+
+class FaithfulStream(Relay):
+    """SSE, line by line; a ``data:`` line holding a JSON object gets our values spliced in."""
+
+    def __init__(self, ctx: RelayContext, outcome: Outcome, status: int, headers: Any) -> None:
+        super().__init__(ctx, outcome)
+        self._status = status
+        self._headers = headers
+        self._lines = SseLines(MAX_SSE_EVENT)
+        self._splice = _Splicer(ctx)
+        self._pending: list[bytes] = []  # raw lines of an event whose JSON spans data lines
+        self._pending_size = 0
+
+    def start(self) -> Head | None:
+        return self.sse_head(self._status, _encoded_headers(self._headers, skip="content-type"))
+
+    def feed(self, chunk: bytes) -> bytes:
+        try:
+            lead, lines = self._lines.feed(chunk)
+        except SseTooLarge:
+            return self._too_large()
+        if not lines:
+            return lead
+        return lead + b"".join([self._line(line) for line in lines])
+
+    def finish(self) -> tuple[Head | None, bytes]:
+        if self.done:
+            return self._final
+        out = b"".join([self._line(line) for line in self._lines.finish()])
+        if self._pending:
+            out += self._flush_pending()
+        return None, out
+
+    def _too_large(self) -> bytes:
+        return self.fail("response_too_large", UpstreamError("upstream event too large"))[1]
+
+    def _line(self, line: bytes) -> bytes:
+        if self.done:
+            return b""
+        content = strip_line_end(line)
+        if self._pending:
+            self._pending.append(line)
+            self._pending_size += len(line)
+            if not content:
+                return self._flush_pending()
+            if self._pending_size > MAX_SSE_EVENT:
+                self._pending.clear()
+                return self._too_large()
+            return b""
+        payload = data_payload(content)
+        if payload is None or not payload.lstrip().startswith(b"{"):
+            return line
+        start = len(content) - len(payload)
+        spans, closed = self._splice.spans(content, start, len(content))
+        if not closed:  # the object goes on in the next data lines of this event
+            self._pending.append(line)
+            self._pending_size = len(line)
+            return b""
+        if self._inspect(payload):
+            return b""
+        return splice(line, spans, self._splice)
+
+    def _inspect(self, payload: bytes) -> bool:
+        """Note usage (to count and price) and in-band errors; True: drop this event.
+
+        Only chunks that may hold either are parsed. A usage-only chunk is dropped when the
+        client did not ask for usage: the gateway asked for it, to count tokens.
+        """
+        if b'"usage"' not in payload and b'"error"' not in payload and b"\\u" not in payload:
+            return False
+        try:
+            doc = loads_exact(payload, constants=True)
+        except ValueError:
+            return False
+        if not isinstance(doc, dict):
+            return False
+        if doc.get("error") is not None and self.outcome.error_kind is None:
+            self.outcome.error_kind = INBAND_ERROR
+        if not isinstance(doc.get("usage"), dict):
+            return False
+        self._splice.cost = orjson.dumps(self.record_usage(doc["usage"]))
+        return not self.ctx.wants_usage and not doc.get("choices")
+
+    def _flush_pending(self) -> bytes:
+        lines, self._pending = self._pending, []
+        self._pending_size = 0
+        data: list[bytes] = []
+        others: list[bytes] = []
+        end = b"\n"
+        for line in lines:
+            content = strip_line_end(line)
+            payload = data_payload(content) if content else None
+            if payload is not None:
+                if not data:
+                    end = line[len(content) :]
+                data.append(payload)
+            elif content:
+                others.append(line)
+        joined = b"\n".join(data)
+        spans, _ = self._splice.spans(joined, 0, len(joined))
+        if self._inspect(joined):
+            return b"".join(others)
+        new = splice(joined, spans, self._splice)
+        body = b"".join(b"data: " + part + end for part in new.split(b"\n"))
+        return b"".join(others) + body + (lines[-1] if not strip_line_end(lines[-1]) else b"")
+
+
+class FaithfulError(BodyReader):
+    """Status >= 300: the upstream's error, scrubbed of the route's secrets (no redirects)."""
+
+    limit = MAX_ERROR_BODY
+    truncate = True
+
+    def __init__(self, ctx: RelayContext, outcome: Outcome, status: int, headers: Any) -> None:
+        super().__init__(ctx, outcome)
+        self._status = status
+        self._headers = headers
+
+    def finish(self) -> tuple[Head | None, bytes]:
+        if self.outcome.response_started:
+            return self._final
+        status = self._status
+        if not 400 <= status <= 599:
+            kind = "invalid_response" if status > 599 else f"upstream_{status}"
+            return self.fail(kind, InvalidUpstreamResponse("Invalid upstream answer."))
+        body = scrub_error_body(self.body(), status, self.ctx.public_id, self.ctx.secrets)
+        self.outcome.error_kind = f"upstream_{status}"
+        self.outcome.status_code = status
+        self.outcome.response_started = True
+        headers = _encoded_headers(self._headers, skip="content-type")
+        return self.json_head(status, body, headers), body
+
+
+def _secret_variants(secrets: Sequence[str]) -> list[tuple[str, bool]]:
+    """(text, case_insensitive) pairs: URLs also yield their host/netloc, matched without case."""
+    found: dict[str, bool] = {}
+    for secret in secrets:
+        if not secret:
+            continue
+        if "://" not in secret:
+            found.setdefault(secret, False)  # API keys and model ids: exact
+            continue
+        try:
+            parts = urlsplit(secret)
+        except ValueError:  # e.g. broken IPv6 literal: still redact the text itself
+            found[secret] = True
+            continue
+        for variant in (secret, secret.rstrip("/"), parts.netloc, parts.hostname):
+            if variant:
+                found[variant] = True
+        if parts.password:
+            found.setdefault(parts.password, False)
+    return sorted(found.items(), key=lambda item: len(item[0]), reverse=True)
+
+
+def scrub_error_text(text: str, secrets: Sequence[str]) -> str:
+    """Replace every secret (longest first) by ``[redacted]``; URL/host matching ignores case."""
+    for secret, nocase in _secret_variants(secrets):
+        if nocase:
+            text = re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
+        else:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+_MAX_TEXT = 500
+
+
+def scrub_error_body(body: bytes, status: int, public_id: str, secrets: Sequence[str]) -> bytes:
+    """An upstream error body as an OpenAI-shaped error, its texts scrubbed of ``secrets``."""
+    try:
+        obj = loads_exact(body)
+    except ValueError:
+        obj = None
+    err = obj.get("error") if isinstance(obj, dict) else None
+    out: dict[str, Any]
+    if isinstance(err, dict):
+        message = err.get("message")
+        code = err.get("code")
+        etype = err.get("type")
+        if isinstance(code, str):
+            code = scrub_error_text(code, secrets)
+        elif not isinstance(code, int) or isinstance(code, bool) or not -(2**53) < code < 2**53:
+            code = None
+        inner: dict[str, Any] = {
+            "message": scrub_error_text(str(message), secrets) if message else "upstream error",
+            "type": scrub_error_text(etype, secrets)
+            if isinstance(etype, str)
+            else "upstream_error",
+            "code": code,
+        }
+        if "model" in err:
+            inner["model"] = public_id
+        out = {"error": inner}
+    else:
+        text = body.decode("utf-8", "replace").strip()
+        # HTML pages from proxies name servers/CDNs: never forward them.
+        if text.startswith("<"):
+            text = ""
+        text = scrub_error_text(text, secrets)[:_MAX_TEXT]
+        out = {
+            "error": {"message": text or "upstream error", "type": "upstream_error", "code": status}
+        }
+    if isinstance(obj, dict) and "model" in obj:
+        out["model"] = public_id
+    return orjson.dumps(out)

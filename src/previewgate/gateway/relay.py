@@ -1,0 +1,193 @@
+"""The relay: what the client receives for one upstream answer, and how the exchange ended.
+
+Every relay has one shape — ``start`` (the response head, if it can be sent before the body),
+``feed`` (bytes for the client per upstream chunk), ``finish`` (the head if still unsent, and
+the last bytes), ``fail`` (a transport failure, told in the response or in-band) — and fills
+the request's `Outcome` as it goes: status the client saw, error kind, usage, cost. The proxy
+only moves bytes between the upstream client and the ASGI ``send``.
+
+Two modes, chosen by the route (`open_relay`):
+
+- **blind** (every experimented request, `blind_relay`): the client gets only what the gateway
+  rebuilds from the allowlist in `blind_schema`, and errors written by `blind_errors`;
+- **faithful** (production and default-upstream ids, `faithful_relay`): the upstream's bytes
+  unchanged but for the top-level ``model`` and ``id`` values and ``usage.cost``.
+
+In both, an error carried in a 200 body or in a stream counts as an error of the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from previewgate import metrics
+from previewgate.errors import PreviewGateError, UpstreamError
+from previewgate.gateway.blind_schema import ToolCallIds
+
+MAX_ERROR_BODY = 64 * 1024
+MAX_RESPONSE_BODY = 64 * 1024 * 1024
+MAX_SSE_EVENT = 8 * 1024 * 1024  # one line or one event of a stream; past it the stream is cut
+# Evidence keeps at most 4 MiB of a response; the stream that yields it is larger, not 16x.
+MAX_KEPT_STREAM = 16 * 1024 * 1024
+INBAND_ERROR = "upstream_inband_error"
+
+Headers = list[tuple[bytes, bytes]]
+ExtraHeaders = Sequence[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How the exchange ended; becomes the usage row."""
+
+    status_code: int = 0
+    error_kind: str | None = None
+    usage: dict[str, Any] | None = None
+    ttfb_s: float | None = None
+    response_started: bool = False
+    kept: list[bytes] | None = None  # what an experimented client received, for the evidence
+    cost_microusd: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    status: int
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class RelayContext:
+    """Everything a relay needs to know about the request it answers."""
+
+    public_id: str
+    response_id: str  # the gateway's own id: replaces the upstream's everywhere
+    created: int
+    blind: bool
+    rewrite_model: bool  # catalog and experiment upstreams answer with their internal id
+    wants_usage: bool  # the client asked for usage in a stream (we always ask the upstream)
+    streamed: bool
+    price_in: float = 0.0
+    price_out: float = 0.0
+    secrets: tuple[str, ...] = ()  # what a faithful error text must not repeat
+    tool_ids: ToolCallIds | None = None
+
+
+def cost_microusd(usage: dict[str, Any], price_in: float, price_out: float) -> int:
+    """USD per million tokens times tokens is micro-USD."""
+    prompt = usage.get("prompt_tokens") or 0
+    completion = usage.get("completion_tokens") or 0
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return 0
+    return round(prompt * price_in + completion * price_out)
+
+
+def error_event(error: PreviewGateError) -> bytes:
+    return b"data: " + error.render() + b"\n\n"
+
+
+class Relay:
+    """The base: failure handling shared by every relay (and used alone before a response)."""
+
+    def __init__(self, ctx: RelayContext, outcome: Outcome) -> None:
+        self.ctx = ctx
+        self.outcome = outcome
+        self.done = False  # stop reading the upstream: the answer is settled
+        self._final: tuple[Head | None, bytes] = (None, b"")
+        self._kept_bytes = 0
+
+    def id_header(self) -> tuple[bytes, bytes]:
+        return (b"x-request-id", self.ctx.response_id.encode())
+
+    def json_head(self, status: int, body: bytes, extra: ExtraHeaders = ()) -> Head:
+        return Head(
+            status,
+            [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+                self.id_header(),
+                *extra,
+            ],
+        )
+
+    def sse_head(self, status: int, extra: ExtraHeaders = ()) -> Head:
+        self.outcome.status_code = status
+        self.outcome.response_started = True
+        return Head(
+            status,
+            [
+                (b"content-type", b"text/event-stream"),
+                (b"cache-control", b"no-cache"),
+                self.id_header(),
+                *extra,
+            ],
+        )
+
+    def keep(self, data: bytes) -> bytes:
+        """Remember what the client got (experimented requests only), up to a bound."""
+        kept = self.outcome.kept
+        if kept is not None and data and self._kept_bytes < MAX_KEPT_STREAM:
+            kept.append(data)
+            self._kept_bytes += len(data)
+        return data
+
+    def start(self) -> Head | None:
+        return None
+
+    def feed(self, chunk: bytes) -> bytes:
+        return b""
+
+    def finish(self) -> tuple[Head | None, bytes]:
+        return self._final
+
+    def fail(
+        self, kind: str, error: PreviewGateError, extra: ExtraHeaders = ()
+    ) -> tuple[Head | None, bytes]:
+        """Settle the answer as an error: in-band when the head is gone, else an error response."""
+        outcome = self.outcome
+        outcome.error_kind = outcome.error_kind or kind
+        metrics.UPSTREAM_ERRORS.labels(outcome.error_kind).inc()
+        self.done = True
+        if outcome.response_started:
+            self._final = (None, b"")
+            return None, self.keep(error_event(error))
+        body = error.render()
+        outcome.status_code = error.status
+        outcome.response_started = True
+        self._final = (self.json_head(error.status, body, extra), self.keep(body))
+        return self._final
+
+    def record_usage(self, usage: Any) -> float:
+        """Note the upstream's usage; returns the cost in USD the client is shown."""
+        if not isinstance(usage, dict):
+            return 0.0
+        self.outcome.usage = usage
+        cost = cost_microusd(usage, self.ctx.price_in, self.ctx.price_out)
+        self.outcome.cost_microusd = cost
+        return cost / 1_000_000
+
+
+class BodyReader(Relay):
+    """Collects a whole body (bounded) before answering: JSON answers and error bodies."""
+
+    limit = MAX_RESPONSE_BODY
+    truncate = False  # error bodies: keep the first `limit` bytes and stop reading
+
+    def __init__(self, ctx: RelayContext, outcome: Outcome) -> None:
+        super().__init__(ctx, outcome)
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._size += len(chunk)
+        self._parts.append(chunk)
+        if self._size > self.limit:
+            if self.truncate:
+                self.done = True
+            else:
+                self._parts.clear()
+                self.fail("response_too_large", UpstreamError("The model's answer is too large."))
+        return b""
+
+    def body(self) -> bytes:
+        return b"".join(self._parts)[: self.limit]
