@@ -75,7 +75,7 @@ class _Splicer:
         self._names = _WITH_MODEL if ctx.rewrite_model else _WITHOUT_MODEL
         self.cost: bytes | None = None  # set once the usage is known
 
-    def spans(self, doc: bytes, start: int, end: int) -> tuple[list[Span], bool]:
+    def spans(self, doc: bytes, start: int, end: int) -> list[Span]:
         return top_level_spans(doc, start, end, self._names)
 
     def __call__(self, name: str, old: bytes) -> bytes | None:
@@ -88,8 +88,19 @@ class _Splicer:
         return _set_cost(old, self.cost)
 
 
+def _parse(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)  # big integers may come back as floats: fine to inspect
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return loads_exact(payload, constants=True)
+    except ValueError:
+        return None
+
+
 def _set_cost(usage: bytes, cost: bytes) -> bytes:
-    spans, _ = top_level_spans(usage, 0, len(usage), _COST)
+    spans = top_level_spans(usage, 0, len(usage), _COST)
     if spans:
         return splice(usage, spans, lambda _n, _o: cost)
     close = usage.rstrip().rfind(b"}")
@@ -121,8 +132,7 @@ class FaithfulJson(BodyReader):
         splicer = _Splicer(self.ctx)
         if isinstance(doc.get("usage"), dict):
             splicer.cost = orjson.dumps(self.record_usage(doc["usage"]))
-        spans, _ = splicer.spans(body, 0, len(body))
-        body = splice(body, spans, splicer)
+        body = splice(body, splicer.spans(body, 0, len(body)), splicer)
         self.outcome.status_code = self._status
         self.outcome.response_started = True
         headers = _encoded_headers(self._headers, skip="content-type")
@@ -180,28 +190,22 @@ class FaithfulStream(Relay):
         payload = data_payload(content)
         if payload is None or not payload.lstrip().startswith(b"{"):
             return line
-        start = len(content) - len(payload)
-        spans, closed = self._splice.spans(content, start, len(content))
-        if not closed:  # the object goes on in the next data lines of this event
+        doc = _parse(payload)
+        if doc is None:  # not JSON on its own: the event goes on in more data lines
             self._pending.append(line)
             self._pending_size = len(line)
             return b""
-        if self._inspect(payload):
+        if self._inspect(doc):
             return b""
-        return splice(line, spans, self._splice)
+        start = len(content) - len(payload)
+        return splice(line, self._splice.spans(content, start, len(content)), self._splice)
 
-    def _inspect(self, payload: bytes) -> bool:
+    def _inspect(self, doc: Any) -> bool:
         """Note usage (to count and price) and in-band errors; True: drop this event.
 
-        Only chunks that may hold either are parsed. A usage-only chunk is dropped when the
-        client did not ask for usage: the gateway asked for it, to count tokens.
+        A usage-only chunk is dropped when the client did not ask for usage: the gateway
+        asked for it, to count tokens.
         """
-        if b'"usage"' not in payload and b'"error"' not in payload and b"\\u" not in payload:
-            return False
-        try:
-            doc = loads_exact(payload, constants=True)
-        except ValueError:
-            return False
         if not isinstance(doc, dict):
             return False
         if doc.get("error") is not None and self.outcome.error_kind is None:
@@ -212,27 +216,31 @@ class FaithfulStream(Relay):
         return not self.ctx.wants_usage and not doc.get("choices")
 
     def _flush_pending(self) -> bytes:
+        """A multi-line ``data:`` event: our values spliced into the joined payload, each line
+        written back with its own prefix and line end (JSON values hold no raw line break, so
+        the splice keeps the line count)."""
         lines, self._pending = self._pending, []
         self._pending_size = 0
-        data: list[bytes] = []
-        others: list[bytes] = []
-        end = b"\n"
+        payloads = [data_payload(strip_line_end(line)) for line in lines]
+        joined = b"\n".join(p for p in payloads if p is not None)
+        doc = _parse(joined)
+        if doc is None:  # not JSON even joined: pass the event on as it came
+            return b"".join(lines)
+        if self._inspect(doc):
+            return b"".join(line for line in lines if data_payload(strip_line_end(line)) is None)
+        parts = iter(
+            splice(joined, self._splice.spans(joined, 0, len(joined)), self._splice).split(b"\n")
+        )
+        out = []
         for line in lines:
             content = strip_line_end(line)
-            payload = data_payload(content) if content else None
-            if payload is not None:
-                if not data:
-                    end = line[len(content) :]
-                data.append(payload)
-            elif content:
-                others.append(line)
-        joined = b"\n".join(data)
-        spans, _ = self._splice.spans(joined, 0, len(joined))
-        if self._inspect(joined):
-            return b"".join(others)
-        new = splice(joined, spans, self._splice)
-        body = b"".join(b"data: " + part + end for part in new.split(b"\n"))
-        return b"".join(others) + body + (lines[-1] if not strip_line_end(lines[-1]) else b"")
+            payload = data_payload(content)
+            if payload is None:
+                out.append(line)
+            else:
+                prefix = content[: len(content) - len(payload)]
+                out.append(prefix + next(parts) + line[len(content) :])
+        return b"".join(out)
 
 
 class FaithfulError(BodyReader):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.accounts.models import ApiKey, PreviewOptIn, User
 from previewgate.catalog.models import CatalogModel
+from previewgate.catalog.partner_key import partner_key_problem
 from previewgate.catalog.upstream import UpstreamSpec
 from previewgate.crypto import DecryptionFailed, EncryptionKeyMissing, KeyCipher
 from previewgate.experiments.models import ROUTING_STATUSES, Experiment
@@ -100,9 +101,13 @@ def _decrypt(cipher: KeyCipher, sealed: dict[str, str] | None) -> tuple[str | No
     if sealed is None:
         return None, False
     try:
-        return cipher.decrypt(sealed), False
+        key = cipher.decrypt(sealed)
     except (DecryptionFailed, EncryptionKeyMissing):
         return None, True
+    # A key stored before the rule existed (CR/LF, non-ASCII) cannot go into a header.
+    if partner_key_problem(key) is not None:
+        return None, True
+    return key, False
 
 
 async def load_snapshot(session: AsyncSession, cipher: KeyCipher, loaded_at: float) -> Snapshot:
