@@ -46,7 +46,7 @@ Captured = tuple[tuple[Side, Side, Side], bool]
 
 
 def assemble_response(
-    chunks: Sequence[bytes], streamed: bool, limit_bytes: int
+    chunks: Sequence[bytes], streamed: bool, limit_bytes: int, secrets: Sequence[str] = ()
 ) -> tuple[bytes | None, bool]:
     """The assembled response (text, tool calls, finish reason, usage) as canonical JSON."""
     if not chunks:
@@ -58,7 +58,7 @@ def assemble_response(
             assembler.feed(chunk)
     else:
         assembler.feed_json(b"".join(chunks))
-    captured = assembler.finish()
+    captured = assembler.finish(secrets)
     if captured is None:
         return None, False
     return captured.body, captured.was_truncated
@@ -87,7 +87,7 @@ def _capture(attribution: AttributionEvent, limit_bytes: int) -> Captured:
         truncated = prompt.was_truncated
     try:
         body, cut = assemble_response(
-            attribution.response_chunks, attribution.streamed, limit_bytes
+            attribution.response_chunks, attribution.streamed, limit_bytes, attribution.secrets
         )
     except Exception as exc:
         response = _capture_failed("response", exc)

@@ -20,12 +20,14 @@ depending on the server and is always emitted as ``reasoning``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from previewgate.evidence.capture import DEFAULT_LIMIT_BYTES, Slot, fit_to_limit
+from previewgate.redaction import redact
 from previewgate.sse import DONE, SseEvents
 
 __all__ = ["CapturedResponse", "ResponseAssembler", "UsageCounts"]
@@ -198,6 +200,16 @@ def _response_text_slots(doc: Any) -> list[Slot]:
     return slots
 
 
+def _redacted(value: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact(k, secrets): _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, secrets) for v in value]
+    return value
+
+
 class ResponseAssembler:
     """Incrementally assembles one upstream response; see the module docstring."""
 
@@ -269,8 +281,12 @@ class ResponseAssembler:
             if isinstance(raw.get("finish_reason"), str):
                 choice.finish_reason = raw["finish_reason"]
 
-    def finish(self) -> CapturedResponse | None:
-        """Flush any unterminated last line and return the capped result (None if empty)."""
+    def finish(self, secrets: Sequence[str] = ()) -> CapturedResponse | None:
+        """Flush any unterminated last line and return the capped result (None if empty).
+
+        Every string of the result has ``secrets`` (the serving route's key and base URL)
+        redacted before it is serialised: evidence never holds a partner credential.
+        """
         self._take(self._events.finish())
         if not self._received:
             return None
@@ -281,5 +297,7 @@ class ResponseAssembler:
             doc["usage"] = self._usage
         if self._error is not None:
             doc["error"] = self._error
+        if secrets:
+            doc = _redacted(doc, secrets)
         body, truncated = fit_to_limit(doc, _response_text_slots, self._limit)
         return CapturedResponse(body, truncated)

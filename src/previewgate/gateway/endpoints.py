@@ -278,6 +278,7 @@ class ChatCompletions:
                 upstream_bytes=upstream_bytes,
                 response_chunks=outcome.kept or [],
                 streamed=stream,
+                secrets=decision.credentials(),
             )
         event = UsageEvent(
             id=usage_id,

@@ -10,10 +10,8 @@ scrubbed of the route's key, base URL and host (`scrub_error_body`), as before.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -29,9 +27,9 @@ from previewgate.gateway.relay import (
     Relay,
     RelayContext,
 )
+from previewgate.redaction import redact
 from previewgate.sse import SseLines, SseTooLarge, data_payload, loads_exact, strip_line_end
 
-REDACTED = "[redacted]"
 _ALLOWED_HEADERS = frozenset(
     {
         "content-type",
@@ -269,36 +267,8 @@ class FaithfulError(BodyReader):
         return self.json_head(status, body, headers), body
 
 
-def _secret_variants(secrets: Sequence[str]) -> list[tuple[str, bool]]:
-    """(text, case_insensitive) pairs: URLs also yield their host/netloc, matched without case."""
-    found: dict[str, bool] = {}
-    for secret in secrets:
-        if not secret:
-            continue
-        if "://" not in secret:
-            found.setdefault(secret, False)  # API keys and model ids: exact
-            continue
-        try:
-            parts = urlsplit(secret)
-        except ValueError:  # e.g. broken IPv6 literal: still redact the text itself
-            found[secret] = True
-            continue
-        for variant in (secret, secret.rstrip("/"), parts.netloc, parts.hostname):
-            if variant:
-                found[variant] = True
-        if parts.password:
-            found.setdefault(parts.password, False)
-    return sorted(found.items(), key=lambda item: len(item[0]), reverse=True)
-
-
 def scrub_error_text(text: str, secrets: Sequence[str]) -> str:
-    """Replace every secret (longest first) by ``[redacted]``; URL/host matching ignores case."""
-    for secret, nocase in _secret_variants(secrets):
-        if nocase:
-            text = re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
-        else:
-            text = text.replace(secret, REDACTED)
-    return text
+    return redact(text, secrets)
 
 
 _MAX_TEXT = 500

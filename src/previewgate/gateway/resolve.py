@@ -44,6 +44,13 @@ class RouteDecision:
     def experimented(self) -> bool:
         return self.version_id is not None
 
+    def credentials(self) -> tuple[str, ...]:
+        """The route's key and base URL: never stored, even in what the model wrote."""
+        values = [self.api_key] if self.api_key else []
+        if self.upstream is not None:
+            values.append(self.upstream.base)
+        return tuple(values)
+
     def secrets(self) -> tuple[str, ...]:
         """What an upstream error text must never reveal to the client."""
         if self.upstream is None:

@@ -19,6 +19,7 @@ class AttributionEvent:
     upstream_bytes: int  # its size as sent (JSON): how much work capturing it will be
     response_chunks: list[bytes] = field(default_factory=list)
     streamed: bool = False
+    secrets: tuple[str, ...] = ()  # the slot's key and base URL: redacted from the evidence
 
 
 @dataclass(slots=True)
