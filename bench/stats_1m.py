@@ -91,12 +91,17 @@ SELECT id, ($1::uuid[])[1 + 3 * (subject_n % 2)
 FROM bench_src
 """
 
+# Ratings come from the request's sender (the user, or the machine of an anonymous request;
+# IP-only callers cannot rate): one per (message, sender), for ~5% of them.
 FEEDBACK_SQL = """
-INSERT INTO feedback (id, client_request_id, user_id, machine_id, rating, comment, created_at)
-SELECT gen_random_uuid(), crid, NULL, NULL,
-    CASE WHEN random() < 0.7 THEN 'up' ELSE 'down' END, NULL, max(created_at)
-FROM bench_src WHERE crid IS NOT NULL AND random() < 0.05
-GROUP BY crid
+INSERT INTO feedback (id, client_request_id, user_id, machine_id, rating, comment, created_at,
+    updated_at)
+SELECT gen_random_uuid(), crid,
+    CASE WHEN kind = 'user' THEN md5('user' || subject_n)::uuid END,
+    CASE WHEN kind = 'machine' THEN 'machine-' || subject_n END,
+    CASE WHEN random() < 0.7 THEN 'up' ELSE 'down' END, NULL, max(created_at), max(created_at)
+FROM bench_src WHERE crid IS NOT NULL AND kind <> 'ip' AND random() < 0.05
+GROUP BY crid, kind, subject_n
 """
 
 

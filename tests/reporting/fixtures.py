@@ -127,6 +127,24 @@ async def insert_requests(
         await session.execute(insert(ExperimentRequest), [a for _, a in pairs])
 
 
-async def add_feedback(session: AsyncSession, crid: str, rating: str, at: datetime = T0) -> None:
-    session.add(Feedback(client_request_id=crid, rating=rating, created_at=at))
+async def add_feedback(
+    session: AsyncSession,
+    crid: str,
+    rating: str,
+    at: datetime = T0,
+    *,
+    user_id: uuid.UUID | None = None,
+    machine_id: str | None = None,
+) -> None:
+    """A rating by a user (``user_id``) or, for anonymous requests, by a machine."""
+    session.add(
+        Feedback(
+            client_request_id=crid,
+            rating=rating,
+            user_id=user_id,
+            machine_id=machine_id,
+            created_at=at,
+            updated_at=at,
+        )
+    )
     await session.flush()

@@ -64,13 +64,14 @@ async def seed_small(session: AsyncSession) -> tuple[str, str, str]:
             request_rows(b1, at=T0 - timedelta(days=2), user_id=U4, crid="m7", total=9),
         ],
     )
-    await add_feedback(session, "m1", "up", T0)
-    await add_feedback(session, "m1", "down", T0 + timedelta(minutes=5))  # latest wins
-    await add_feedback(session, "m2", "up")
-    await add_feedback(session, "m4", "up")
-    await add_feedback(session, "m5", "up")
-    await add_feedback(session, "m6", "down")
-    await add_feedback(session, "m99", "up")  # no such request
+    await add_feedback(session, "m1", "down", T0 + timedelta(minutes=5), user_id=U1)
+    # U2 never sent m1: a rating by anyone but the sender never counts.
+    await add_feedback(session, "m1", "up", T0, user_id=U2)
+    await add_feedback(session, "m2", "up", user_id=U2)
+    await add_feedback(session, "m4", "up", user_id=U4)
+    await add_feedback(session, "m5", "up", user_id=U5)
+    await add_feedback(session, "m6", "down", user_id=U5)
+    await add_feedback(session, "m99", "up", user_id=U1)  # no such request
     await session.commit()
     return str(experiment.id), str(a1), str(b1)
 
@@ -143,6 +144,42 @@ async def test_window_and_subject_filters(sessions: Sessions) -> None:
     assert before[b1]["requests"] == 1 and before[a1]["requests"] == 0
     assert before[a1]["ttfb_ms"] == {"p50": None, "p95": None}
     assert before[a1]["error_rate"] is None
+
+
+async def test_feedback_counts_each_senders_own_rating_once(sessions: Sessions) -> None:
+    """One rating per rater and message: the sender's (user, or machine when anonymous)."""
+    async with sessions() as session:
+        experiment = await make_experiment(session, [("a", 1), ("b", 1)])
+        a1 = experiment.variants[0].versions[0].id
+        b1 = experiment.variants[1].versions[0].id
+        at = T0 + timedelta(hours=1)
+        anon = {"subject": "machine", "at": at}
+        await insert_requests(
+            session,
+            [
+                # "shared" was sent by U1 (twice, to a), by machine m-1 anonymously (to a) and
+                # by U2 (to b): three senders of one client request id.
+                request_rows(a1, at=at, user_id=U1, crid="shared"),
+                request_rows(a1, at=at, user_id=U1, crid="shared"),
+                request_rows(a1, machine_id="m-1", crid="shared", **anon),
+                request_rows(b1, at=at, user_id=U2, crid="shared"),
+                request_rows(b1, machine_id="m-2", crid="anon-only", **anon),
+            ],
+        )
+        await add_feedback(session, "shared", "up", user_id=U1)
+        await add_feedback(session, "shared", "down", machine_id="m-1")
+        await add_feedback(session, "shared", "down", user_id=U2)
+        # Raters who sent no such request: never counted.
+        await add_feedback(session, "shared", "up", user_id=U3)
+        await add_feedback(session, "shared", "up", machine_id="m-2")
+        await add_feedback(session, "anon-only", "up", machine_id="m-2")
+        await add_feedback(session, "anon-only", "down", machine_id="m-1")
+        await add_feedback(session, "anon-only", "down", user_id=U1, machine_id="m-2")
+        await session.commit()
+        rows = by_version(await experiment_stats(session, experiment.id, since=T0))
+    a, b = rows[str(a1)], rows[str(b1)]
+    assert (a["messages"], a["feedback"]["up"], a["feedback"]["down"]) == (1, 1, 1)
+    assert (b["messages"], b["feedback"]["up"], b["feedback"]["down"]) == (2, 1, 1)
 
 
 async def test_bad_arguments(sessions: Sessions) -> None:

@@ -1,4 +1,4 @@
-"""Users, API keys (stored hashed) and preview opt-ins."""
+"""Users, API keys (stored hashed), admin page sessions and preview opt-ins."""
 
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AdminSessionRecord(Base):
+    """A signed-in admin page session, made from one API key; deleted on sign-out.
+
+    ``id`` is the sha256 of the random token in the session cookie, so the table alone
+    cannot be replayed as cookies. A session is live while its row exists, it has not
+    expired, its key is not revoked and its user is a live admin (checked per request).
+    """
+
+    __tablename__ = "admin_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
 
 
 class PreviewOptIn(Base):

@@ -2,57 +2,47 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 
-from previewgate.deps import OptionalCallerDep, RuntimeDep, SessionDep
+from previewgate.deps import RuntimeDep, SessionDep
 from previewgate.errors import Unauthorized
 from previewgate.feedback import service
 from previewgate.feedback.service import AnalyticsEvent, FeedbackIn
+from previewgate.gateway.endpoints import EMPTY_SNAPSHOT
+from previewgate.gateway.identity import identify
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
 
-def _machine_id(request: Request, runtime: RuntimeDep) -> str | None:
-    for name in runtime.settings.machine_headers:
-        value = request.headers.get(name)
-        if value:
-            return value.strip()[:200] or None
-    return None
-
-
-def _who(request: Request, runtime: RuntimeDep, caller: OptionalCallerDep) -> tuple[Any, Any]:
-    machine = _machine_id(request, runtime)
-    if caller is None and machine is None:
+def _who(request: Request, runtime: RuntimeDep) -> tuple[uuid.UUID | None, str | None]:
+    """The caller's user id and machine id, read exactly as the gateway recorded them."""
+    snapshot = runtime.routing.snapshot or EMPTY_SNAPSHOT
+    found = identify(dict(request.headers), None, snapshot, runtime.settings)
+    if found.caller is None and found.machine_id is None:
         raise Unauthorized("feedback needs an API key or a machine id header")
-    return (caller.user_id if caller else None), machine
+    return (found.caller.user_id if found.caller else None), found.machine_id
 
 
 @router.post("/feedback", status_code=201)
 async def post_feedback(
-    data: FeedbackIn,
-    request: Request,
-    runtime: RuntimeDep,
-    caller: OptionalCallerDep,
-    session: SessionDep,
+    data: FeedbackIn, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
-    user_id, machine = _who(request, runtime, caller)
+    """Rate your own request; 404 for any id you did not send (yours or nobody's alike)."""
+    user_id, machine = _who(request, runtime)
     row = await service.record_feedback(session, data, user_id, machine)
     return {"id": str(row.id), "client_request_id": row.client_request_id, "rating": row.rating}
 
 
 @router.post("/events", status_code=202)
 async def post_event(
-    event: AnalyticsEvent,
-    request: Request,
-    runtime: RuntimeDep,
-    caller: OptionalCallerDep,
-    session: SessionDep,
+    event: AnalyticsEvent, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
     data = service.feedback_from_event(event)
     if data is None:
         return {"accepted": True, "stored": False}
-    user_id, machine = _who(request, runtime, caller)
+    user_id, machine = _who(request, runtime)
     await service.record_feedback(session, data, user_id, machine)
     return {"accepted": True, "stored": True}

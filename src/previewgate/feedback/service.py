@@ -1,15 +1,23 @@
-"""Feedback ingestion: thumbs up/down keyed by the client's request id."""
+"""Feedback ingestion: thumbs up/down keyed by the client's request id.
+
+Feedback belongs to the caller who made the request (see ``queries.rater_of_request``):
+anybody else, and any id with no experiment request behind it, gets the same 404, so the
+answer never tells whether someone else's request exists. The attribution row is written
+after the response completes (off the request path), so a rating sent in the same instant
+as the answer may need a retry.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.errors import Unprocessable
-from previewgate.feedback.models import Feedback
+from previewgate.errors import NotFound, Unprocessable
+from previewgate.feedback import queries
 
 Rating = Literal["up", "down"]
 FEEDBACK_EVENT = "Feedback Submitted"
@@ -61,16 +69,27 @@ def feedback_from_event(event: AnalyticsEvent) -> FeedbackIn | None:
     )
 
 
+@dataclass(frozen=True)
+class Recorded:
+    id: uuid.UUID
+    client_request_id: str
+    rating: Rating
+
+
 async def record_feedback(
     session: AsyncSession, data: FeedbackIn, user_id: uuid.UUID | None, machine_id: str | None
-) -> Feedback:
-    row = Feedback(
-        client_request_id=data.client_request_id,
-        user_id=user_id,
-        machine_id=machine_id,
-        rating=data.rating,
-        comment=data.comment,
+) -> Recorded:
+    """Store the caller's rating of their own request, replacing their earlier one.
+
+    ``NotFound`` when the caller made no experiment request with this client request id.
+    """
+    rater = await queries.rater_of_request(session, data.client_request_id, user_id, machine_id)
+    if rater is None:
+        raise NotFound(
+            "no request of yours has this client_request_id "
+            "(feedback is accepted from the caller who made the request)"
+        )
+    row_id = await queries.save_rating(
+        session, data.client_request_id, rater, data.rating, data.comment
     )
-    session.add(row)
-    await session.flush()
-    return row
+    return Recorded(row_id, data.client_request_id, data.rating)

@@ -18,8 +18,9 @@ Definitions the report relies on:
   ``x_floor(h) + (h - floor(h)) (x_floor(h)+1 - x_floor(h))``.  PostgreSQL runs
   ``percentile_cont``; SQLite, which lacks it, ranks rows with window functions and returns
   only the two ranks around each percentile, interpolated by ``interpolate`` (same formula).
-* Feedback: each message (client request id) counts once, with its latest rating (by
-  ``created_at``, then ``id``), for every version that served that message.
+* Feedback: one rating per rater and message (client request id): a rating counts for
+  every version that served that message to its rater (the user who sent it, or the machine
+  for an anonymous request), so another caller's rating never counts for a request.
 
 Performance (1M rows, see ``bench/stats_1m.py``): one pass over request x usage computes
 everything per version; on PostgreSQL the distinct subjects of each version are kept as
@@ -315,32 +316,28 @@ async def _ranked_percentiles(
 async def _add_messages(
     session: AsyncSession, scope: _Scope, out: dict[uuid.UUID, VersionStats]
 ) -> None:
-    """Distinct messages per version, and the latest rating of each rated message."""
+    """Distinct messages per version, and the ratings their own senders gave them."""
     where = [*scope.requests(), R.client_request_id.is_not(None)]
     pairs = select(R.variant_version_id, R.client_request_id).where(*where).distinct().subquery()
     query = select(pairs.c.variant_version_id, func.count()).group_by(pairs.c.variant_version_id)
     for vid, n in await session.execute(query):
         out[vid].messages = int(n)
-    # Feedback is small next to requests: join it to every served (version, message) pair and
-    # keep each pair's latest rating.
-    latest_first = (Feedback.created_at.desc(), Feedback.id.desc())
+    # Feedback is small next to requests: join it to the served requests its rater made
+    # (one rating per rater and message, a unique index) and count each rating once per
+    # version, however many of the rater's requests with that id the version served.
+    by_sender = or_(
+        Feedback.user_id == U.user_id,
+        and_(U.user_id.is_(None), Feedback.user_id.is_(None), Feedback.machine_id == U.machine_id),
+    )
     rated = (
-        select(
-            R.variant_version_id.label("vid"),
-            Feedback.rating,
-            func.row_number()
-            .over(partition_by=(R.variant_version_id, R.client_request_id), order_by=latest_first)
-            .label("rn"),
-        )
+        select(R.variant_version_id.label("vid"), Feedback.id.label("fid"), Feedback.rating)
         .join(Feedback, Feedback.client_request_id == R.client_request_id)
-        .where(*where)
+        .join(U, U.id == R.usage_id)
+        .where(*where, by_sender)
+        .distinct()
         .subquery()
     )
-    query = (
-        select(rated.c.vid, rated.c.rating, func.count())
-        .where(rated.c.rn == 1)
-        .group_by(rated.c.vid, rated.c.rating)
-    )
+    query = select(rated.c.vid, rated.c.rating, func.count()).group_by(rated.c.vid, rated.c.rating)
     for vid, rating, count in await session.execute(query):
         if rating == "up":
             out[vid].thumbs_up = int(count)

@@ -43,7 +43,9 @@ CAVEATS = [
     "single-shot (no retries across upstreams).",
     "Message-level figures (distinct messages, thumbs up/down, up-rate) use distinct client "
     "request ids; requests sent without one count as requests only.",
-    "Feedback counts each message once, with its latest rating.",
+    "Feedback counts one rating per rater and message: only the caller who sent a message "
+    "(the user, or the machine for anonymous requests) can rate it, and rating again replaces "
+    "their earlier rating.",
     "Latency and token statistics describe successful requests; failures count in the error rate.",
     "Percentiles interpolate linearly between closest ranks (percentile_cont).",
     "Unique subjects are distinct (subject kind, value) pairs: user id, machine id or client "

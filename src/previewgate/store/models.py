@@ -1,6 +1,6 @@
 """Imports every domain's models so the metadata is complete (Alembic, tests)."""
 
-from previewgate.accounts.models import ApiKey, PreviewOptIn, User
+from previewgate.accounts.models import AdminSessionRecord, ApiKey, PreviewOptIn, User
 from previewgate.catalog.models import CatalogModel
 from previewgate.evidence.models import ExperimentRequest
 from previewgate.experiments.models import Experiment, Variant, VariantVersion
@@ -9,6 +9,7 @@ from previewgate.store.base import Base
 from previewgate.usage.models import Usage
 
 __all__ = [
+    "AdminSessionRecord",
     "ApiKey",
     "Base",
     "CatalogModel",
