@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -25,6 +26,13 @@ from previewgate.feedback import endpoints as feedback_endpoints
 from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
 from previewgate.reporting import endpoints as reporting_endpoints
 from previewgate.runtime import Runtime
+from previewgate.store.outage import (
+    RETRY_AFTER_S,
+    STORE_UNAVAILABLE,
+    describe,
+    is_store_unreachable,
+    sqlstate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +43,12 @@ def _error(status: int, message: str, code: str, type_: str) -> JSONResponse:
     )
 
 
-def _sqlstate(exc: DBAPIError) -> str:
-    for cause in (exc.orig, getattr(exc.orig, "__cause__", None)):
-        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-        if isinstance(state, str):
-            return state
-    return ""
+def store_unavailable(exc: BaseException) -> JSONResponse:
+    """503 for an unreachable store, logged by names only (no SQL, parameters or DSN)."""
+    log.warning("the store is unavailable (%s): answered 503", describe(exc))
+    response = _error(503, STORE_UNAVAILABLE, "store_unavailable", "server_error")
+    response.headers["retry-after"] = str(RETRY_AFTER_S)
+    return response
 
 
 def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
@@ -74,9 +82,11 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
 
     @api.exception_handler(DBAPIError)
     async def _store_refused(_: Request, exc: DBAPIError) -> JSONResponse:
+        if is_store_unreachable(exc):
+            return store_unavailable(exc)
         # SQLSTATE class 22 (data exception, e.g. NUL in text on PostgreSQL) and 23
         # (integrity) mean the input is at fault, not the server.
-        state = _sqlstate(exc)
+        state = sqlstate(exc)
         if state.startswith("22") or isinstance(exc, DataError):
             log.info("store refused a value (SQLSTATE %s)", state)
             return _error(
@@ -91,6 +101,14 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
                 409, "the change conflicts with stored data", "conflict", "invalid_request_error"
             )
         return await _unexpected(_, exc)
+
+    @api.exception_handler(PoolTimeout)
+    @api.exception_handler(OSError)
+    async def _store_unreachable(request: Request, exc: Exception) -> JSONResponse:
+        # Connect attempts let refused/reset/timed-out sockets through unwrapped.
+        if is_store_unreachable(exc):
+            return store_unavailable(exc)
+        return await _unexpected(request, exc)
 
     @api.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

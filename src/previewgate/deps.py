@@ -29,7 +29,9 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit runs before the response is sent, so a failed commit (a
+# conflict, the store gone) is what the client sees, never a success that was not stored.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def optional_caller(request: Request, runtime: RuntimeDep) -> Caller | None:

@@ -12,6 +12,7 @@ from previewgate.accounts import service as accounts
 from previewgate.accounts.models import ApiKey
 from previewgate.admin_pages.auth import PRESESSION_COOKIE, SESSION_COOKIE
 from previewgate.config import Settings
+from previewgate.crypto import hash_api_key
 from previewgate.runtime import Runtime
 from tests.admin_pages.helpers import csrf_of, mount_pages, signed_in_client
 from tests.support.seed import create_user
@@ -105,6 +106,53 @@ def test_sign_out_and_revocation_end_the_session(
     pages.call(revoke_all)
     replay = httpx.Client(base_url=pages.base_url, cookies={SESSION_COOKIE: stolen})
     assert replay.get("/admin/experiments").status_code == 303
+
+
+def _sent_to_sign_in(r: httpx.Response) -> bool:
+    return r.status_code == 303 and r.headers["location"].startswith("/admin/sign-in")
+
+
+def test_a_copied_cookie_ends_with_sign_out_and_with_its_key(
+    backend: str, pages: GatewayServer, admin_key: str
+) -> None:
+    client = signed_in_client(pages, admin_key)
+    copied = client.cookies.get(SESSION_COOKIE, path="/admin")
+    token = csrf_of(client.get("/admin/experiments").text)
+    other = signed_in_client(pages, admin_key)  # a second session of the same admin
+    r = client.post("/admin/sign-out", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/admin/sign-in"
+    # The copy still carries a valid signature and CSRF token; the session behind it is gone.
+    replay = httpx.Client(base_url=pages.base_url, cookies={SESSION_COOKIE: copied})
+    assert _sent_to_sign_in(replay.get("/admin/experiments"))
+    form = {"csrf_token": token, "public_model_id": "acme/preview-x", "name": "after sign-out"}
+    assert _sent_to_sign_in(replay.post("/admin/experiments", data=form))
+    assert _sent_to_sign_in(replay.post("/admin/sign-out", data={"csrf_token": token}))
+    assert other.get("/admin/experiments").status_code == 200  # only that session ended
+
+    # Sessions made from a second key of the same admin outlive the first key's revocation.
+    async def second_key(rt: Runtime) -> str:
+        async with rt.sessions() as session, session.begin():
+            user = await accounts.get_user_by_email(session, "ops@example.com")
+            return (await accounts.issue_key(session, user)).plaintext
+
+    spare = signed_in_client(pages, pages.call(second_key))
+    first_cookie = other.cookies.get(SESSION_COOKIE, path="/admin")
+
+    async def revoke_first(rt: Runtime) -> None:
+        # Straight in the store, without refreshing the routing cache: the session check
+        # reads the store itself.
+        async with rt.sessions() as session, session.begin():
+            key_id = await session.scalar(
+                select(ApiKey.id).where(ApiKey.hash == hash_api_key(admin_key))
+            )
+            assert key_id is not None
+            await accounts.revoke_key(session, key_id)
+
+    pages.call(revoke_first)
+    stolen = httpx.Client(base_url=pages.base_url, cookies={SESSION_COOKIE: first_cookie})
+    assert _sent_to_sign_in(stolen.get("/admin/experiments"))
+    assert _sent_to_sign_in(other.get("/admin/experiments"))
+    assert spare.get("/admin/experiments").status_code == 200
 
 
 def test_refusals_and_unknown_pages_render_as_pages(

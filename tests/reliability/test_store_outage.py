@@ -1,4 +1,5 @@
-"""PostgreSQL unreachable: fail closed for experiments, keep serving production, lose nothing.
+"""PostgreSQL unreachable: fail closed for experiments, keep serving production, lose nothing;
+the admin API and pages answer 503 (never 500) until the store is back.
 
 The gateway reaches PostgreSQL through a TCP proxy; closing the proxy is the outage (the
 port refuses and live connections are reset). PostgreSQL only: SQLite is a file in the
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from tests.admin_pages.helpers import signed_in_client
 from tests.reliability.helpers import PROD_ID, URL, add_production_model, chat, machine, row_counts
 from tests.support.experiments import admin_client, create_preview_model, start_experiment
 from tests.support.faults import TcpProxy, metric, wait_until
@@ -110,3 +112,50 @@ def test_tiny_buffer_drops_are_counted_never_silent(
     assert (stored, dropped) == (5, sent - 5)
     assert stored + dropped == sent
     print(f"tiny buffer: {sent} sent, {stored} stored, {dropped:.0f} dropped and counted")
+
+
+def test_admin_api_answers_503_while_the_store_is_down(
+    pg_proxy: tuple[TcpProxy, str],
+    make_gateway: Any,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    proxy, via_proxy = pg_proxy
+    gw = make_gateway(settings.replace(database_url=via_proxy))
+    admin = admin_client(gw)
+    create_preview_model(admin)
+    draft = {"public_model_id": "acme/preview-experiment-foo", "name": "during the outage"}
+    calls = [
+        ("GET", "/admin/api/experiments", None),
+        ("GET", "/admin/api/models", None),
+        ("POST", "/admin/api/experiments", draft),
+        ("PATCH", "/admin/api/models/acme/preview-experiment-foo", {"description": "x"}),
+    ]
+    assert admin.get("/admin/api/experiments").status_code == 200
+    page = signed_in_client(gw, admin.headers["authorization"].removeprefix("Bearer "))
+    assert page.get("/admin/experiments").status_code == 200
+    proxy.close()
+    for method, path, body in calls:
+        r = admin.request(method, path, json=body)
+        assert r.status_code == 503, (method, path, r.status_code, r.text)
+        assert r.json() == {
+            "error": {
+                "message": "the store is unavailable; retry shortly",
+                "type": "server_error",
+                "code": "store_unavailable",
+            }
+        }
+        assert r.headers["retry-after"].isdigit()
+    # The pages check the session in the store: an outage is a 503 page, not a sign-in loop.
+    r = page.get("/admin/experiments")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+    assert "The store is unavailable; retry shortly." in r.text
+    logged = [
+        rec.getMessage() for rec in caplog.records if "store is unavailable" in rec.getMessage()
+    ]
+    assert logged, "the outage was not logged"
+    # The log line names the failure, not the statement or its parameters.
+    assert not any("[SQL" in line or "parameters" in line for line in logged), logged
+    proxy.open()
+    r = admin.request("POST", "/admin/api/experiments", json=draft)
+    assert r.status_code == 201, r.text

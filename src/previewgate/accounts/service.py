@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.accounts.models import ApiKey, PreviewOptIn, User
+from previewgate.accounts.models import AdminSessionRecord, ApiKey, PreviewOptIn, User
 from previewgate.crypto import api_key_prefix, hash_api_key, new_api_key
 from previewgate.errors import Conflict, NotFound, Unprocessable
 from previewgate.store.base import utcnow
@@ -69,6 +70,66 @@ async def soft_delete_user(session: AsyncSession, user: User) -> None:
         .values(revoked_at=now)
     )
     await session.flush()
+
+
+async def live_admin_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    """The unrevoked key with this hash, if it belongs to a live (not deleted) admin."""
+    query = (
+        select(ApiKey)
+        .join(User, User.id == ApiKey.user_id)
+        .where(
+            ApiKey.hash == key_hash,
+            ApiKey.revoked_at.is_(None),
+            User.deleted_at.is_(None),
+            User.is_admin.is_(True),
+        )
+    )
+    found: ApiKey | None = await session.scalar(query)
+    return found
+
+
+async def open_admin_session(
+    session: AsyncSession, key: ApiKey, session_id: str, lifetime: timedelta
+) -> None:
+    """Record a page session made from ``key``; expired sessions are cleared on the way."""
+    now = utcnow()
+    await session.execute(delete(AdminSessionRecord).where(AdminSessionRecord.expires_at <= now))
+    session.add(
+        AdminSessionRecord(
+            id=session_id,
+            user_id=key.user_id,
+            api_key_id=key.id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    await session.flush()
+
+
+async def admin_of_session(session: AsyncSession, session_id: str) -> uuid.UUID | None:
+    """The admin's user id while the session is live, else None.
+
+    Live: not signed out (the row exists), not expired, the key it was made from not
+    revoked, and its user neither deleted nor stripped of the admin flag.
+    """
+    query = (
+        select(AdminSessionRecord.user_id)
+        .join(ApiKey, ApiKey.id == AdminSessionRecord.api_key_id)
+        .join(User, User.id == AdminSessionRecord.user_id)
+        .where(
+            AdminSessionRecord.id == session_id,
+            AdminSessionRecord.expires_at > utcnow(),
+            ApiKey.revoked_at.is_(None),
+            User.deleted_at.is_(None),
+            User.is_admin.is_(True),
+        )
+    )
+    user_id: uuid.UUID | None = await session.scalar(query)
+    return user_id
+
+
+async def close_admin_session(session: AsyncSession, session_id: str) -> None:
+    await session.execute(delete(AdminSessionRecord).where(AdminSessionRecord.id == session_id))
 
 
 async def add_credit(session: AsyncSession, user: User, microusd: int) -> int:

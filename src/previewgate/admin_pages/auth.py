@@ -1,9 +1,12 @@
-"""Admin sessions: a signed cookie holding an API key's hash, and per-session CSRF tokens.
+"""Admin sessions: a server-side session per sign-in, a signed cookie, per-session CSRF tokens.
 
-Sign-in exchanges an admin API key for a cookie ``{"k": sha256(key), "c": csrf token}``
-signed with itsdangerous and valid for ``SESSION_MAX_AGE_S``. The key itself is never
-stored. Every request re-checks the hash against the routing snapshot's callers, so a
-revoked key, a deleted user or a lost admin flag ends the session at the next refresh.
+Sign-in exchanges a live admin's API key for a session row in the store
+(``admin_session``: the sha256 of a random token, the user and the key it was made from,
+an expiry ``SESSION_MAX_AGE_S`` ahead) and a cookie ``{"s": token, "c": csrf token}``
+signed with itsdangerous. The key itself is never stored. Every page request reads the
+row back (admin pages are not the hot path; one indexed read), so signing out (the row is
+deleted), revoking the key, deleting the user or dropping the admin flag ends the session
+at once, and a copied cookie stops working with it.
 
 The signing secret is ``PREVIEWGATE_SESSION_SECRET`` when set; otherwise it is derived by
 HMAC from the encryption key (stable across restarts and workers, and distinct from the
@@ -19,15 +22,16 @@ import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from previewgate.accounts import service as accounts
 from previewgate.config import Settings
 from previewgate.crypto import hash_api_key
 from previewgate.deps import RuntimeDep
-from previewgate.gateway.endpoints import EMPTY_SNAPSHOT
 from previewgate.gateway.snapshot import Caller
 from previewgate.runtime import Runtime
 
@@ -54,7 +58,7 @@ class CsrfRejected(Exception):
 @dataclass(frozen=True)
 class AdminSession:
     caller: Caller
-    key_hash: str
+    session_id: str  # sha256 of the cookie's token: the admin_session row's key
     csrf: str
 
 
@@ -100,39 +104,59 @@ def secure_cookies(request: Request, settings: Settings) -> bool:
     return any(address in network for network in settings.trusted_networks)
 
 
-def admin_for_key(runtime: Runtime, api_key: str) -> Caller | None:
-    """The admin behind a plaintext API key, or None (unknown, revoked or not an admin)."""
-    caller = _callers(runtime).get(hash_api_key(api_key.strip()))
-    return caller if caller is not None and caller.is_admin else None
+def _session_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _callers(runtime: Runtime) -> dict[str, Caller]:
-    return (runtime.routing.snapshot or EMPTY_SNAPSHOT).callers
-
-
-def new_session_cookie(runtime: Runtime, api_key: str) -> str:
-    payload = {"k": hash_api_key(api_key.strip()), "c": secrets.token_urlsafe(32)}
+async def open_session(runtime: Runtime, api_key: str) -> str | None:
+    """A new session for a live admin's API key, as the signed cookie value; else None."""
+    key = api_key.strip()
+    if not key:
+        return None
+    token = secrets.token_urlsafe(32)
+    lifetime = timedelta(seconds=SESSION_MAX_AGE_S)
+    async with runtime.sessions() as session, session.begin():
+        found = await accounts.live_admin_key(session, hash_api_key(key))
+        if found is None:
+            return None
+        await accounts.open_admin_session(session, found, _session_id(token), lifetime)
+    payload = {"s": token, "c": secrets.token_urlsafe(32)}
     return _serializer(runtime, "session").dumps(payload)
 
 
-def current_session(request: Request, runtime: Runtime) -> AdminSession | None:
-    """The signed-in admin, re-checked against the live key list; None otherwise."""
+async def current_session(request: Request, runtime: Runtime) -> AdminSession | None:
+    """The signed-in admin, checked against the store on every call; None otherwise."""
     data = _load(runtime, "session", request.cookies.get(SESSION_COOKIE), SESSION_MAX_AGE_S)
     if not isinstance(data, dict):
         return None
-    key_hash, csrf = data.get("k"), data.get("c")
-    if not isinstance(key_hash, str) or not isinstance(csrf, str):
+    token, csrf = data.get("s"), data.get("c")
+    if not isinstance(token, str) or not isinstance(csrf, str):
         return None
-    caller = _callers(runtime).get(key_hash)
-    if caller is None or not caller.is_admin:
+    session_id = _session_id(token)
+    async with runtime.sessions() as session:
+        user_id = await accounts.admin_of_session(session, session_id)
+    if user_id is None:
         return None
-    return AdminSession(caller, key_hash, csrf)
+    return AdminSession(Caller(user_id, is_admin=True), session_id, csrf)
 
 
-def require_session(request: Request, runtime: RuntimeDep) -> AdminSession:
-    found = current_session(request, runtime)
+async def end_session(runtime: Runtime, found: AdminSession) -> None:
+    """Sign out: the session row goes, so every copy of the cookie stops working."""
+    async with runtime.sessions() as session, session.begin():
+        await accounts.close_admin_session(session, found.session_id)
+
+
+def signed_in(request: Request) -> AdminSession | None:
+    """The session ``require_session`` found for this request (no store read)."""
+    found = getattr(request.state, "admin_session", None)
+    return found if isinstance(found, AdminSession) else None
+
+
+async def require_session(request: Request, runtime: RuntimeDep) -> AdminSession:
+    found = await current_session(request, runtime)
     if found is None:
         raise SignInRequired
+    request.state.admin_session = found
     # Lets deps.require_admin accept this request, e.g. for shared read helpers.
     request.state.admin_caller = found.caller
     return found
@@ -149,14 +173,14 @@ async def require_csrf(
     return session
 
 
-def session_for_reads(request: Request, runtime: RuntimeDep) -> None:
+async def session_for_reads(request: Request, runtime: RuntimeDep) -> None:
     """Optional router dependency for the REST API: a session authenticates GETs only.
 
     Mutations over REST still need an API key; with cookies they go through the
     CSRF-checked forms of these pages.
     """
     if request.method in ("GET", "HEAD"):
-        found = current_session(request, runtime)
+        found = await current_session(request, runtime)
         if found is not None:
             request.state.admin_caller = found.caller
 

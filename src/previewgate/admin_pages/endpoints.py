@@ -19,10 +19,10 @@ from previewgate.admin_pages.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
     SessionForm,
-    admin_for_key,
     check_presession,
     current_session,
-    new_session_cookie,
+    end_session,
+    open_session,
     presession_token,
     secure_cookies,
 )
@@ -87,7 +87,7 @@ def _sign_in_page(
 
 @router.get("/sign-in")
 async def sign_in_form(request: Request, runtime: RuntimeDep, next: str = "") -> Response:
-    if current_session(request, runtime) is not None:
+    if await current_session(request, runtime) is not None:
         return redirect(request, _safe_next(next))
     return _sign_in_page(request, runtime, None, 200, _safe_next(next))
 
@@ -97,14 +97,14 @@ async def sign_in(request: Request, runtime: RuntimeDep) -> Response:
     form = await request.form()
     check_presession(request, runtime, form.get("csrf_token"))
     target = _safe_next(text(form, "next"))
-    api_key = text(form, "api_key")
-    if not api_key.strip() or admin_for_key(runtime, api_key) is None:
+    cookie = await open_session(runtime, text(form, "api_key"))
+    if cookie is None:
         message = "That is not an active admin API key."
         return _sign_in_page(request, runtime, message, 401, target)
     response = redirect(request, target, "Signed in.")
     response.set_cookie(
         SESSION_COOKIE,
-        new_session_cookie(runtime, api_key),
+        cookie,
         max_age=SESSION_MAX_AGE_S,
         path=COOKIE_PATH,
         httponly=True,
@@ -116,7 +116,8 @@ async def sign_in(request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, _: SessionForm) -> Response:
+async def sign_out(request: Request, runtime: RuntimeDep, admin: SessionForm) -> Response:
+    await end_session(runtime, admin)
     response = redirect(request, "/admin/sign-in", "Signed out.")
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response

@@ -6,6 +6,7 @@ escapes ``<``, ``>``, ``&`` and quotes, so no value can close a ``<script>`` ele
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -25,13 +26,20 @@ from previewgate.admin_pages.auth import (
     CSRF_FIELD,
     CsrfRejected,
     SignInRequired,
-    current_session,
     secure_cookies,
     session_secret,
+    signed_in,
 )
 from previewgate.errors import PreviewGateError
 from previewgate.runtime import Runtime
+from previewgate.store.outage import (
+    RETRY_AFTER_S,
+    STORE_UNAVAILABLE,
+    describe,
+    is_store_unreachable,
+)
 
+log = logging.getLogger(__name__)
 FLASH_COOKIE = "pg_admin_flash"
 _HERE = Path(__file__).parent
 # Scripts and styles come only from our own /admin/static; no inline code is ever allowed.
@@ -111,7 +119,7 @@ def read_flash(request: Request, runtime: Runtime) -> dict[str, str] | None:
 def render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
     """Render a page for the signed-in admin (or the sign-in page) with the usual headers."""
     runtime: Runtime = request.app.state.runtime
-    session = current_session(request, runtime)
+    session = signed_in(request)
     flash = read_flash(request, runtime)
     html = env.get_template(template).render(
         request_path=request.url.path,
@@ -177,5 +185,12 @@ class PageRoute(APIRoute):
                 return error_page(request, exc.status, exc.message)
             except RequestValidationError as exc:
                 return error_page(request, 422, _validation_message(exc))
+            except Exception as exc:
+                if not is_store_unreachable(exc):
+                    raise
+                log.warning("the store is unavailable (%s): page answered 503", describe(exc))
+                page = error_page(request, 503, STORE_UNAVAILABLE.capitalize() + ".")
+                page.headers["retry-after"] = str(RETRY_AFTER_S)
+                return page
 
         return page_handler
