@@ -2,18 +2,30 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Serving needs only the package; tests, lint and benchmarks need the [dev] extras too.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
+LOGS := .test-logs
 
-.PHONY: run test test-postgresql test-sqlite lint fmt services bench bench-stats soak clean
+.PHONY: run test test-postgresql test-sqlite lint fmt services browser bench bench-stats soak clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/previewgate demo
+
+# Browser tests drive Debian's chromium (nothing downloads a browser of its own).
+browser:
+	@bash scripts/ensure-chromium.sh
 
 services:
 	@bash scripts/ensure-services.sh
@@ -28,15 +40,17 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 
 # Both store backends in parallel processes; non-store tests run in the sqlite process.
-test: $(STAMP) services lint
-	@set -e; \
-	$(BIN)/pytest -q -p no:cacheprovider --backend postgresql > .test-postgresql.log 2>&1 & pg=$$!; \
-	$(BIN)/pytest -q -p no:cacheprovider --backend sqlite > .test-sqlite.log 2>&1 & sq=$$!; \
+# Full logs stay in $(LOGS)/ (the summary below shows their ends).
+test: $(STAMP) services browser lint
+	@set -e; mkdir -p $(LOGS); \
+	$(BIN)/pytest -q -p no:cacheprovider --backend postgresql > $(LOGS)/postgresql.log 2>&1 & pg=$$!; \
+	$(BIN)/pytest -q -p no:cacheprovider --backend sqlite > $(LOGS)/sqlite.log 2>&1 & sq=$$!; \
 	pg_rc=0; sq_rc=0; wait $$pg || pg_rc=$$?; wait $$sq || sq_rc=$$?; \
-	echo "=== PostgreSQL backend ==="; tail -n 40 .test-postgresql.log; \
-	echo "=== SQLite backend (and backend-independent tests) ==="; tail -n 40 .test-sqlite.log; \
-	rm -f .test-postgresql.log .test-sqlite.log; \
-	if [ $$pg_rc -ne 0 ] || [ $$sq_rc -ne 0 ]; then echo "FAILED (postgresql=$$pg_rc sqlite=$$sq_rc)"; exit 1; fi
+	echo "=== PostgreSQL backend ($(LOGS)/postgresql.log) ==="; tail -n 40 $(LOGS)/postgresql.log; \
+	echo "=== SQLite backend and backend-independent tests ($(LOGS)/sqlite.log) ==="; \
+	tail -n 40 $(LOGS)/sqlite.log; \
+	if [ $$pg_rc -ne 0 ] || [ $$sq_rc -ne 0 ]; then \
+	  echo "FAILED (postgresql=$$pg_rc sqlite=$$sq_rc); full logs in $(LOGS)/"; exit 1; fi
 
 test-postgresql: $(STAMP) services
 	$(BIN)/pytest -q -p no:cacheprovider --backend postgresql
@@ -56,4 +70,4 @@ soak: $(STAMP) services
 	$(BIN)/python bench/soak.py --duration 300
 
 clean:
-	rm -rf $(VENV) .previewgate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .previewgate .pytest_cache .mypy_cache .ruff_cache $(LOGS)
