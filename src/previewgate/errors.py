@@ -4,6 +4,8 @@ PreviewGateError                 status  code
 ├── BadRequest                   400     invalid_request
 │   ├── InvalidJson              400     invalid_json
 │   ├── DataCollectionRequired   400     data_collection_required
+│   ├── ContextLengthExceeded    400     context_length_exceeded
+│   ├── ContentPolicyViolation   400     content_policy_violation
 │   └── PayloadTooLarge          413     payload_too_large
 ├── Unauthorized                 401     unauthorized
 ├── PaymentRequired              402     insufficient_balance
@@ -13,9 +15,14 @@ PreviewGateError                 status  code
 │   └── ModelUnavailable         404     model_unavailable
 ├── Conflict                     409     conflict
 ├── Unprocessable                422     invalid_input
+├── RateLimited                  429     rate_limit_exceeded
 ├── ServiceUnavailable           503     temporarily_unavailable
-└── UpstreamError                502     upstream_error
+└── UpstreamError                502     upstream_error      (status may be 500/502/503)
+    ├── InvalidUpstreamResponse  502     invalid_response
     └── UpstreamTimeout          504     upstream_timeout
+
+Every error is written by the gateway: for experimented requests the upstream's own text never
+reaches the client (see gateway/blind_errors.py), so messages here are ours.
 """
 
 from __future__ import annotations
@@ -30,11 +37,13 @@ class PreviewGateError(Exception):
     code = "internal_error"
     type = "server_error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if status is not None:
+            self.status = status
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "code": self.code}}
@@ -59,6 +68,14 @@ class InvalidJson(BadRequest):
 
 class DataCollectionRequired(BadRequest):
     code = "data_collection_required"
+
+
+class ContextLengthExceeded(BadRequest):
+    code = "context_length_exceeded"
+
+
+class ContentPolicyViolation(BadRequest):
+    code = "content_policy_violation"
 
 
 class PayloadTooLarge(BadRequest):
@@ -110,6 +127,12 @@ class Unprocessable(PreviewGateError):
     type = "invalid_request_error"
 
 
+class RateLimited(PreviewGateError):
+    status = 429
+    code = "rate_limit_exceeded"
+    type = "rate_limit_error"
+
+
 class ServiceUnavailable(PreviewGateError):
     status = 503
     code = "temporarily_unavailable"
@@ -119,7 +142,11 @@ class ServiceUnavailable(PreviewGateError):
 class UpstreamError(PreviewGateError):
     status = 502
     code = "upstream_error"
-    type = "upstream_error"
+    type = "server_error"
+
+
+class InvalidUpstreamResponse(UpstreamError):
+    code = "invalid_response"
 
 
 class UpstreamTimeout(UpstreamError):
