@@ -208,10 +208,11 @@ def test_big_chunk_of_short_lines_is_fine() -> None:
 
 
 def first_overflow(data: bytes, cap: int) -> int | None:
-    """Index of the byte that makes some line (terminator included) longer than ``cap``."""
+    """Index of the byte that makes some line's content (terminator excluded) longer than
+    ``cap``."""
     at = 0
     for line in data.splitlines(True):
-        if len(line) > cap:
+        if len(strip_line_end(line)) > cap:
             return at + cap
         at += len(line)
     return None
@@ -230,12 +231,9 @@ def capped_streams(draw: st.DrawFn) -> bytes:
 def test_max_line_raises_at_the_overflowing_byte_whatever_the_split(
     case: tuple[bytes, list[int]],
 ) -> None:
-    """The feed that raises is the one holding the first byte past the cap, and only then.
-
-    Splits between a CRLF's CR and LF are left to the xfail test below (a known bug).
-    """
+    """The feed that raises is the one holding the first content byte past the cap, and only
+    then, whatever the split (a CRLF split between its CR and LF included)."""
     data, cuts = case
-    cuts = [c for c in cuts if c not in crlf_cuts(data)]
     overflow = first_overflow(data, CAP)
     splitter = SseLines(CAP)
     at = 0
@@ -253,19 +251,17 @@ def test_max_line_raises_at_the_overflowing_byte_whatever_the_split(
 def lines_or_raise(pieces: list[bytes], cap: int, **kwargs: Any) -> Any:
     splitter = SseLines(cap, **kwargs)
     try:
-        return [strip_line_end(line) for _, lines in feed_lines(splitter, pieces) for line in lines]
+        # With skip_long an empty item marks where a line was dropped; only lines are compared.
+        return [
+            strip_line_end(line)
+            for _, lines in feed_lines(splitter, pieces)
+            for line in lines
+            if line
+        ]
     except SseTooLarge:
         return SseTooLarge
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a line of exactly max_line-1 bytes ended by CRLF raises SseTooLarge when the CRLF "
-        "arrives in one chunk (the LF counts) but not when the chunk ends between CR and LF "
-        "(the LF becomes `lead` and is never counted): the cap depends on the split"
-    ),
-)
 def test_max_line_crlf_split_does_not_change_the_verdict() -> None:
     data = b"x" * (CAP - 1) + b"\r\n"
     whole = lines_or_raise([data], CAP)
@@ -273,13 +269,6 @@ def test_max_line_crlf_split_does_not_change_the_verdict() -> None:
     assert whole == split
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: with skip_long=True the same CRLF line (max_line-1 bytes + CRLF) is dropped when "
-        "the CRLF arrives whole but kept when the chunk ends between CR and LF"
-    ),
-)
 def test_skip_long_crlf_split_does_not_change_the_lines() -> None:
     data = b"x" * (CAP - 1) + b"\r\nok\n"
     whole = lines_or_raise([data], CAP, skip_long=True)
@@ -292,7 +281,7 @@ def test_skip_long_drops_the_line_and_resumes_at_the_next_line_end() -> None:
     assert splitter.feed(b"x" * (CAP + 4)) == (b"", [])
     assert splitter.feed(b"xxxx") == (b"", [])
     _, lines = splitter.feed(b"xx\r\nok\n" + b"y" * (CAP + 1) + b"\nend")
-    assert lines == [b"ok\n"]
+    assert lines == [b"", b"ok\n", b""]  # an empty item marks each dropped line
     assert splitter.finish() == [b"end"]
 
 
@@ -305,13 +294,11 @@ def test_skip_long_drops_an_over_long_unterminated_tail() -> None:
 @PROPERTY
 @given(data_and_cuts(capped_streams()))
 def test_skip_long_same_lines_for_any_split(case: tuple[bytes, list[int]]) -> None:
-    """Lines past the cap are dropped, the others kept, whatever the split points.
-
-    CRLF splits are left to the xfail test above (a known bug at exactly cap-1 bytes + CRLF).
-    """
+    """Lines past the cap are dropped, the others kept, whatever the split points."""
     data, cuts = case
-    cuts = [c for c in cuts if c not in crlf_cuts(data)]
-    expected = [strip_line_end(line) for line in data.splitlines(True) if len(line) <= CAP]
+    expected = [
+        strip_line_end(line) for line in data.splitlines(True) if len(strip_line_end(line)) <= CAP
+    ]
     assert lines_or_raise(split_at(data, cuts), CAP, skip_long=True) == expected
 
 
@@ -519,13 +506,6 @@ def test_events_constants() -> None:
     assert norm(events_of([data], constants=False)) == [("invalid", b'{"logprob":-Infinity}')]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: SseEvents.finish() filters out None, so a `data: null` event is lost when it is "
-        "the stream's unterminated last line, though `data: null\\n` yields None"
-    ),
-)
 def test_events_null_value_same_with_or_without_final_line_end() -> None:
     assert events_of([b"data: null\n"]) == [None]
     assert events_of([b"data: null"]) == [None]
@@ -559,27 +539,12 @@ def test_events_skip_long_drops_the_event_and_goes_on() -> None:
     assert parser.finish() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: SseEvents(skip_long=True) drops an over-long multi-line event's pending lines but "
-        "then reads the rest of that event's data lines as new events (here 3 and Invalid(b']'))"
-    ),
-)
 def test_events_skip_long_drops_the_whole_over_long_event() -> None:
     # every line fits the cap (16 bytes); the event does not
     data = b"data: [\ndata: 1111111,\ndata: 2222222,\ndata: 3\ndata: ]\n\ndata: 4\n"
     assert norm(events_of([data], max_event=16, skip_long=True)) == [4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: SseEvents(skip_long=True) drops an over-long data line from the middle of a "
-        "multi-line event and still joins the remaining lines: [1, 2] comes out of an event "
-        "that was [1, <long>, 2]"
-    ),
-)
 def test_events_skip_long_line_inside_an_event_does_not_make_another_value() -> None:
     data = b"data: [1,\ndata: " + b"9" * 40 + b",\ndata: 2]\n\ndata: 4\n"
     events = norm(events_of([data], max_event=16, skip_long=True))
@@ -593,8 +558,7 @@ def test_events_skip_long_line_inside_an_event_does_not_make_another_value() -> 
 
 @st.composite
 def json_unit(draw: st.DrawFn) -> tuple[list[bytes], list[Any]]:
-    # A top-level null is left to the xfail test above (dropped at the end of the stream).
-    value = draw(JSON_VALUES.filter(lambda v: v is not None))
+    value = draw(JSON_VALUES)
     prefix = draw(st.sampled_from([b"data: ", b"data:"]))
     lines = [prefix + json.dumps(value, ensure_ascii=draw(st.booleans())).encode("utf-8")]
     if draw(st.booleans()):

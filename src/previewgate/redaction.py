@@ -32,7 +32,12 @@ def _forms(secret: str) -> list[str]:
         parts = urlsplit(secret)
     except ValueError:  # e.g. a broken IPv6 literal: the text itself is still matched
         return forms
-    for variant in (parts.netloc, parts.hostname, parts.password):
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: the netloc still matches
+        port = None
+    host_port = f"{parts.hostname}:{port}" if parts.hostname and port else None
+    for variant in (parts.netloc, host_port, parts.hostname, parts.password):
         if variant:
             forms.append(re.escape(variant))
     return forms

@@ -64,27 +64,29 @@ class SseLines:
             self._after_cr = False
             if chunk[0] == 10:
                 lead, chunk = b"\n", chunk[1:]
+        marker: list[bytes] = []
         if self._skipping and chunk:
             end = _EOL.search(chunk)
             if end is None:
                 return lead, []
             self._skipping = False
+            marker = [b""]  # the dropped line ends here
             self._after_cr = end.group() == b"\r" and end.end() == len(chunk)
             chunk = chunk[end.end() :]
         if not chunk:
-            return lead, []
+            return lead, marker
         if b"\n" not in chunk and b"\r" not in chunk:
             self._tail_len += len(chunk)
             self._tail.append(chunk)
             if self._tail_len > self._max:
                 self._too_long()
-            return lead, []
+            return lead, marker
         if self._tail:
             self._tail.append(chunk)
             chunk = b"".join(self._tail)
             self._tail.clear()
             self._tail_len = 0
-        lines = chunk.splitlines(True)
+        lines = marker + chunk.splitlines(True) if marker else chunk.splitlines(True)
         if not lines[-1].endswith(_ENDS):
             tail = lines.pop()
             self._tail.append(tail)
@@ -92,10 +94,14 @@ class SseLines:
         else:
             self._after_cr = chunk[-1] == 13
         if len(chunk) > self._max:
-            if any(len(line) > self._max for line in lines):
+            # The cap is on a line's content: where a CRLF is split must not matter.
+            if any(
+                len(line) > self._max and len(strip_line_end(line)) > self._max for line in lines
+            ):
                 if not self._skip_long:
                     raise SseTooLarge(f"an SSE line exceeds {self._max} bytes")
-                lines = [line for line in lines if len(line) <= self._max]
+                # An empty item (no terminator) marks the dropped line for the event reader.
+                lines = [b"" if len(strip_line_end(line)) > self._max else line for line in lines]
             if self._tail_len > self._max:
                 self._too_long()
         return lead, lines
@@ -175,10 +181,17 @@ def data_payload(content: bytes) -> bytes | None:
     return rest[2:] if rest[1:2] == b" " else rest[1:]
 
 
-class SseEvents:
-    """Event payloads of a stream: parsed JSON values, `DONE`, or `Invalid`."""
+_NOTHING: Final = object()  # an event without data: nothing to deliver
 
-    __slots__ = ("_lines", "_max", "_pending", "_pending_len", "_skip_long", "constants")
+
+class SseEvents:
+    """Event payloads of a stream: parsed JSON values, `DONE`, or `Invalid`.
+
+    With ``skip_long``, an event that loses a line to the cap (or outgrows it) is dropped
+    whole, up to its blank line: what is delivered never depends on the split points.
+    """
+
+    __slots__ = ("_broken", "_lines", "_max", "_pending", "_pending_len", "_skip_long", "constants")
 
     def __init__(
         self, max_event: int = DEFAULT_MAX_LINE, *, constants: bool = True, skip_long: bool = False
@@ -188,6 +201,7 @@ class SseEvents:
         self._max = max_event
         self._pending: list[bytes] = []
         self._pending_len = 0
+        self._broken = False  # skip_long: the current event lost a line; drop it whole
         self.constants = constants
 
     def feed(self, chunk: bytes) -> list[Any]:
@@ -196,29 +210,38 @@ class SseEvents:
 
     def finish(self) -> list[Any]:
         out = self._events(self._lines.finish())
-        if self._pending:
-            out.append(self._dispatch())
-        return [event for event in out if event is not None]
+        if self._pending and not self._broken and (event := self._dispatch()) is not _NOTHING:
+            out.append(event)
+        return out
+
+    def _break(self) -> None:
+        self._pending.clear()
+        self._pending_len = 0
+        self._broken = True
 
     def _events(self, lines: list[bytes]) -> list[Any]:
         out: list[Any] = []
         for line in lines:
+            if not line:  # SseLines dropped an over-long line here
+                self._break()
+                continue
             content = strip_line_end(line)
             if not content:
-                if self._pending and (event := self._dispatch()) is not None:
+                if self._broken:
+                    self._broken = False
+                elif self._pending and (event := self._dispatch()) is not _NOTHING:
                     out.append(event)
                 continue
             payload = data_payload(content)
-            if payload is None:
+            if payload is None or self._broken:
                 continue
             if self._pending:
                 self._pending_len += len(payload) + 1
                 self._pending.append(payload)
                 if self._pending_len > self._max:
-                    self._pending.clear()
-                    self._pending_len = 0
                     if not self._skip_long:
                         raise SseTooLarge(f"an SSE event exceeds {self._max} bytes")
+                    self._break()
                 continue
             if payload == b"[DONE]":
                 out.append(DONE)
@@ -239,7 +262,7 @@ class SseEvents:
         if payload == b"[DONE]":
             return DONE
         if not payload.strip():
-            return None
+            return _NOTHING
         try:
             return loads_exact(payload, constants=self.constants)
         except ValueError:

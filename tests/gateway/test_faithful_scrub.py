@@ -127,13 +127,6 @@ def test_scrub_url_password_is_a_secret() -> None:
     assert out == f"auth {REDACTED} failed; {REDACTED} at {REDACTED}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (minor): for a base URL with user:password@, the host:port form is never built "
-        "(netloc includes the userinfo), so 'host.example:9000' in a text keeps its ':9000'"
-    ),
-)
 def test_scrub_host_port_of_a_url_with_credentials() -> None:
     secrets = ["https://user:Pa55-w0rd@host.example:9000/v1"]
     assert scrub_error_text("at HOST.EXAMPLE:9000 now", secrets) == f"at {REDACTED} now"

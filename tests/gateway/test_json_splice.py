@@ -363,14 +363,6 @@ def test_splice_property_one_name(case: Document, name: str) -> None:
     check_splice(case, frozenset({name}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: top_level_spans returns a span twice when one wanted member is resolved as the "
-        "provable last member and another wanted name then sends it to _walk (found is carried "
-        'over): {"model":[],"id":null} gives [model, id, id], and splice writes the id twice'
-    ),
-)
 @SPLICE_PROPERTY
 @example(({"model": [], "id": None}, b'{"model":[],"id":null}', {"model": b"[]", "id": b"null"}))
 @given(documents())
@@ -378,10 +370,6 @@ def test_splice_property_id_and_model(case: Document) -> None:
     check_splice(case, NAMES)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a span comes twice when the last member is wanted and another key needs a walk",
-)
 @pytest.mark.parametrize(
     "doc",
     [

@@ -36,9 +36,14 @@ USAGE_KEYS = {
     "completion_tokens_details",
     "cost",
 }
-USAGE_DETAIL_KEYS = {
-    "prompt_tokens_details": {"cached_tokens"},
-    "completion_tokens_details": {"reasoning_tokens"},
+USAGE_DETAIL_KEYS = {  # gateway/blind_schema.py's documented allowlist
+    "prompt_tokens_details": {"cached_tokens", "audio_tokens"},
+    "completion_tokens_details": {
+        "reasoning_tokens",
+        "audio_tokens",
+        "accepted_prediction_tokens",
+        "rejected_prediction_tokens",
+    },
 }
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 ERROR_TYPES = {

@@ -187,7 +187,8 @@ class Rebuilder:
     def _tool_call(
         self, call: dict[str, Any], choice: int, pos: int, *, streamed: bool
     ) -> dict[str, Any]:
-        index = _index(call.get("index"), pos)
+        # A message's calls are told apart by position; a stream's fragments by their index.
+        index = _index(call.get("index"), pos) if streamed else pos
         out: dict[str, Any] = {"index": index} if streamed else {}
         upstream_id = call.get("id")
         key = (choice, index)
@@ -244,7 +245,7 @@ def _index(value: Any, default: int) -> int:
 def _finish(value: Any) -> str | None:
     if value is None:
         return None
-    return value if value in FINISH_REASONS else "stop"
+    return value if isinstance(value, str) and value in FINISH_REASONS else "stop"
 
 
 def _reasoning(part: dict[str, Any]) -> str | None:
@@ -256,9 +257,13 @@ def _reasoning(part: dict[str, Any]) -> str | None:
 
 
 def _logprob(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return _LOGPROB_FLOOR
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _LOGPROB_FLOOR
+    try:
+        number = float(value)  # an exact integer wider than a double overflows
+    except OverflowError:
+        return _LOGPROB_FLOOR
+    return number if math.isfinite(number) else _LOGPROB_FLOOR
 
 
 def _token_bytes(value: Any) -> list[int] | None:

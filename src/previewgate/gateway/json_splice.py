@@ -111,14 +111,15 @@ def top_level_spans(doc: bytes, start: int, end: int, names: frozenset[str]) -> 
     if doc.startswith(b"}", pos):
         return found  # every member was simple
     if doc.find(b"\\u", pos, end) < 0:  # no key beyond can be spelled with escapes
+        beyond: list[Span] = []
         for name, needle in _needles(names):
             at = doc.find(needle, pos, end)
             if at < 0:
                 continue
             if doc.find(needle, at + 1, end) >= 0 or (span := _last_member(doc, at, end)) is None:
                 return _walk(doc, pos, end, names, found)
-            found.append((name, *span))
-        return found
+            beyond.append((name, *span))
+        return found + beyond
     return _walk(doc, pos, end, names, found)
 
 
