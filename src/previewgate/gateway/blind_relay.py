@@ -79,6 +79,7 @@ class BlindJson(BodyReader):
         doc = _parse(self.body())
         if not isinstance(doc, dict):
             return self.fail("invalid_response", InvalidUpstreamResponse("Invalid model answer."))
+        self.note_upstream_id(doc)
         if doc.get("error") is not None:
             return self.fail(INBAND_ERROR, blind_error(200, doc))
         if not isinstance(doc.get("choices"), list):
@@ -130,6 +131,7 @@ class BlindStream(Relay):
                 invalid = InvalidUpstreamResponse("Invalid model answer.")
                 out.append(self.fail("invalid_response", invalid)[1])
                 break
+            self.note_upstream_id(event)
             if event.get("error") is not None:
                 out.append(self.fail(INBAND_ERROR, blind_error(200, event))[1])
                 break

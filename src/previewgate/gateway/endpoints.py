@@ -300,6 +300,7 @@ class ChatCompletions:
             streamed=stream,
             client_meta=_client_meta(identity),
             attribution=attribution,
+            upstream_response_id=outcome.upstream_id,
         )
         self.runtime.writer.submit(event)
 

@@ -125,6 +125,7 @@ class FaithfulJson(BodyReader):
             return self.fail(
                 "invalid_response", InvalidUpstreamResponse("Invalid upstream answer.")
             )
+        self.note_upstream_id(doc)
         if doc.get("error") is not None:
             self.outcome.error_kind = INBAND_ERROR
         splicer = _Splicer(self.ctx)
@@ -206,6 +207,7 @@ class FaithfulStream(Relay):
         """
         if not isinstance(doc, dict):
             return False
+        self.note_upstream_id(doc)
         if doc.get("error") is not None and self.outcome.error_kind is None:
             self.outcome.error_kind = INBAND_ERROR
         if not isinstance(doc.get("usage"), dict):

@@ -32,6 +32,7 @@ MAX_SSE_EVENT = 8 * 1024 * 1024  # one line or one event of a stream; past it th
 # Evidence keeps at most 4 MiB of a response; the stream that yields it is larger, not 16x.
 MAX_KEPT_STREAM = 16 * 1024 * 1024
 INBAND_ERROR = "upstream_inband_error"
+MAX_UPSTREAM_ID = 200
 
 Headers = list[tuple[bytes, bytes]]
 ExtraHeaders = Sequence[tuple[bytes, bytes]]
@@ -48,6 +49,7 @@ class Outcome:
     response_started: bool = False
     kept: list[bytes] | None = None  # what an experimented client received, for the evidence
     cost_microusd: int = 0
+    upstream_id: str | None = None  # the upstream's own response id, kept for support
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,12 @@ class Relay:
         outcome.response_started = True
         self._final = (self.json_head(error.status, body, extra), self.keep(body))
         return self._final
+
+    def note_upstream_id(self, doc: dict[str, Any]) -> None:
+        if self.outcome.upstream_id is None:
+            value = doc.get("id")
+            if isinstance(value, str) and value:
+                self.outcome.upstream_id = value[:MAX_UPSTREAM_ID]
 
     def record_usage(self, usage: Any) -> float:
         """Note the upstream's usage; returns the cost in USD the client is shown."""

@@ -43,6 +43,7 @@ class UsageEvent:
     streamed: bool
     client_meta: dict[str, Any] | None
     attribution: AttributionEvent | None = None
+    upstream_response_id: str | None = None  # the upstream's own id (ours is gen-<id hex>)
 
     def usage_row(self) -> dict[str, Any]:
         return {
