@@ -73,7 +73,11 @@ def test_admin_session_cookie_is_signed_and_expires(gateway: GatewayServer) -> N
 
     key = gateway.call(lambda rt: create_user(rt, "root@example.com", admin=True))
     secret = auth.session_secret(gateway.settings)
-    digest = hash_api_key(key)
+    # A real session row (sessions are revocable server-side); its token goes into cookies
+    # signed at chosen ages below.
+    opened = gateway.call(lambda rt: auth.open_session(rt, key))
+    assert opened is not None
+    token = URLSafeTimedSerializer(secret, salt="session").loads(opened)["s"]
 
     def cookie(age_s: float, signing_secret: bytes = secret) -> str:
         class Past(TimestampSigner):
@@ -81,7 +85,7 @@ def test_admin_session_cookie_is_signed_and_expires(gateway: GatewayServer) -> N
                 return int(time.time() - age_s)
 
         signer = URLSafeTimedSerializer(signing_secret, salt="session", signer=Past)
-        return signer.dumps({"k": digest, "c": "csrf"})
+        return signer.dumps({"s": token, "c": "csrf"})
 
     def page(value: str) -> int:
         r = httpx.get(

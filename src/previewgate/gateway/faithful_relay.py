@@ -158,6 +158,9 @@ class FaithfulStream(Relay):
             lead, lines = self._lines.feed(chunk)
         except SseTooLarge:
             return self._too_large()
+        if lead and self._pending:  # the LF of a held line's CRLF: it stays with its line
+            self._pending[-1] += lead
+            lead = b""
         if not lines:
             return lead
         return lead + b"".join([self._line(line) for line in lines])
