@@ -52,6 +52,18 @@ def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(sorted(forms, key=len, reverse=True)), re.IGNORECASE)
 
 
+def mentions(text: str, secrets: Sequence[str]) -> bool:
+    """Whether ``text`` holds any form of any secret."""
+    pattern = _pattern(tuple(secrets))
+    return pattern is not None and pattern.search(text) is not None
+
+
+def survives_json(secrets: Sequence[str]) -> bool:
+    """Whether every secret is written as itself inside a JSON string (no quote, backslash or
+    control character to escape), so a search of serialised JSON finds it."""
+    return all(s.isprintable() and '"' not in s and "\\" not in s for s in secrets)
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
     """``text`` with every form of every secret replaced by ``[redacted]``."""
     pattern = _pattern(tuple(secrets))

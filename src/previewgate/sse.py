@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
@@ -47,6 +48,25 @@ class SseLines:
         self._tail: list[bytes] = []  # pieces of the unterminated last line (list: stays linear)
         self._tail_len = 0
         self._after_cr = False  # the last line ended in CR: a leading LF completes its CRLF
+
+    def single_event(self, chunk: bytes) -> bytes | None:
+        """The data line of ``chunk`` (with its LF) when the chunk is exactly one whole
+        ``data:`` event with LF line ends and nothing is held from before, else None.
+
+        Upstreams usually send one event per write; this spares them the general path.
+        """
+        if (
+            self._tail
+            or self._after_cr
+            or self._skipping
+            or len(chunk) > self._max
+            or not chunk.startswith(b"data:")
+            or not chunk.endswith(b"\n\n")
+            or chunk.count(b"\n") != 2
+            or b"\r" in chunk
+        ):
+            return None
+        return chunk[:-1]
 
     def _too_long(self) -> None:
         if not self._skip_long:
@@ -205,6 +225,10 @@ class SseEvents:
         self.constants = constants
 
     def feed(self, chunk: bytes) -> list[Any]:
+        if not self._pending and not self._broken:
+            line = self._lines.single_event(chunk)
+            if line is not None:
+                return self._events((line, b"\n"))
         _, lines = self._lines.feed(chunk)
         return self._events(lines) if lines else []
 
@@ -219,7 +243,7 @@ class SseEvents:
         self._pending_len = 0
         self._broken = True
 
-    def _events(self, lines: list[bytes]) -> list[Any]:
+    def _events(self, lines: Sequence[bytes]) -> list[Any]:
         out: list[Any] = []
         for line in lines:
             if not line:  # SseLines dropped an over-long line here

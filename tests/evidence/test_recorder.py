@@ -20,6 +20,7 @@ from previewgate.evidence.blobs import BlobStoreError, FolderBlobStore
 from previewgate.evidence.capture import canonical_json
 from previewgate.evidence.models import ABSENT, FAILED
 from previewgate.evidence.recorder import BLOB_CONCURRENCY, EvidenceRecorder
+from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.usage.events import AttributionEvent, UsageEvent
 from tests.support.events import usage_event
 
@@ -65,12 +66,13 @@ def event(
     content: str,
     *,
     system: bool = True,
-    chunks: list[bytes] | None = None,
+    reply: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> UsageEvent:
     messages: list[dict[str, Any]] = [SYSTEM] if system else []
     messages.append({"role": "user", "content": content})
-    reply = {"id": "r", "choices": [{"index": 0, "message": {"content": f"re: {content}"}}]}
+    answer = ResponseAssembler()  # what the relay merges as it answers
+    answer.add(reply or {"choices": [{"index": 0, "message": {"content": f"re: {content}"}}]})
     return usage_event(
         created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=len(content)),
         public_model_id="preview",
@@ -81,7 +83,8 @@ def event(
             client_request_id=content,
             upstream_body={"model": "rc", "messages": messages, **(extra or {})},
             upstream_bytes=len(content) + 200,  # an estimate is all the recorder needs
-            response_chunks=[canonical_json(reply)] if chunks is None else chunks,
+            response=answer,
+            response_bytes=200,
         ),
     )
 
@@ -137,7 +140,7 @@ async def test_rows_follow_the_events_and_a_shared_system_prompt_is_written_once
 async def test_a_capture_that_raises_fails_only_its_side(store: CountingStore) -> None:
     events = [
         event("before"),
-        event("odd response", chunks=[b'{"error":' + DEEP + b"}"]),
+        event("odd response", reply={"error": deep_list()}),
         event("odd prompt", extra={"nested": deep_list()}),
         event("after"),
     ]
@@ -185,7 +188,7 @@ async def test_a_batch_bigger_than_a_slice_gives_the_same_rows(
     store: CountingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = [event(f"question {i}", system=i % 3 != 0) for i in range(10)]
-    events[4] = event("odd", chunks=[b'{"error":' + DEEP + b"}"])
+    events[4] = event("odd", reply={"error": deep_list()})
     whole = await EvidenceRecorder(store, LIMIT).rows_for(events)  # small: on the loop
     monkeypatch.setattr(recorder, "INLINE_BYTES", 0)  # every capture goes to a thread...
     monkeypatch.setattr(recorder, "SLICE_BYTES", 300)  # ...a few events per slice

@@ -20,7 +20,6 @@ from previewgate import metrics
 from previewgate.evidence.blobs import BlobStore, BlobStoreError
 from previewgate.evidence.capture import capture_prompt
 from previewgate.evidence.models import ABSENT, FAILED, ExperimentRequest
-from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.usage.events import AttributionEvent, UsageEvent
 
 log = logging.getLogger(__name__)
@@ -45,25 +44,6 @@ Side = bytes | str
 Captured = tuple[tuple[Side, Side, Side], bool]
 
 
-def assemble_response(
-    chunks: Sequence[bytes], streamed: bool, limit_bytes: int, secrets: Sequence[str] = ()
-) -> tuple[bytes | None, bool]:
-    """The assembled response (text, tool calls, finish reason, usage) as canonical JSON."""
-    if not chunks:
-        return None, False
-    assembler = ResponseAssembler(limit_bytes)
-    # An upstream error answers a stream request with a plain JSON body.
-    if streamed and not chunks[0].lstrip().startswith(b"{"):
-        for chunk in chunks:
-            assembler.feed(chunk)
-    else:
-        assembler.feed_json(b"".join(chunks))
-    captured = assembler.finish(secrets)
-    if captured is None:
-        return None, False
-    return captured.body, captured.was_truncated
-
-
 def _capture_failed(side: str, exc: Exception) -> str:
     # Counted like a failed write: the blob will never exist. Request content is client
     # data, so only the exception type is logged.
@@ -85,20 +65,19 @@ def _capture(attribution: AttributionEvent, limit_bytes: int) -> Captured:
         system = ABSENT if prompt.system is None else prompt.system
         rest = prompt.rest
         truncated = prompt.was_truncated
+    answer = attribution.response
     try:
-        body, cut = assemble_response(
-            attribution.response_chunks, attribution.streamed, limit_bytes, attribution.secrets
-        )
+        captured = answer.finish(attribution.secrets) if answer is not None else None
     except Exception as exc:
         response = _capture_failed("response", exc)
     else:
-        response = ABSENT if body is None else body
-        truncated = truncated or cut
+        response = ABSENT if captured is None else captured.body
+        truncated = truncated or (captured is not None and captured.was_truncated)
     return (system, rest, response), truncated
 
 
 def _input_bytes(attribution: AttributionEvent) -> int:
-    return attribution.upstream_bytes + sum(map(len, attribution.response_chunks))
+    return attribution.upstream_bytes + attribution.response_bytes
 
 
 def _is_small(attribution: AttributionEvent) -> bool:

@@ -9,7 +9,7 @@ once, so it is cheap enough to run on every request. Malformed input is skipped,
 chat.completion, capped at the byte limit with the same water-filling truncation as prompts
 (content, reasoning, refusal and tool-call arguments are the preferred cut points)::
 
-    {"id":..,"model":..,"choices":[{"index":0,"message":{"role":"assistant","content":..,
+    {"model":..,"choices":[{"index":0,"message":{"role":"assistant","content":..,
      "reasoning":..,"refusal":..,"tool_calls":[{"id":..,"type":..,"function":{"name":..,
      "arguments":..}}]},"finish_reason":..}],"usage":{..},"error":{..}}
 
@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from previewgate.evidence.capture import DEFAULT_LIMIT_BYTES, Slot, fit_to_limit
-from previewgate.redaction import redact
+from previewgate.redaction import mentions, redact, survives_json
 from previewgate.sse import DONE, SseEvents
 
 __all__ = ["CapturedResponse", "ResponseAssembler", "UsageCounts"]
@@ -242,21 +242,23 @@ class ResponseAssembler:
         """Feed a complete non-streaming response body (chat.completion or error JSON)."""
         obj = _loads(body)
         if isinstance(obj, dict):
-            self._handle(obj)
+            self.add(obj)
 
     def _take(self, events: list[Any]) -> None:
         for event in events:
             if event is DONE:
                 self.done = True
             elif isinstance(event, dict):
-                self._handle(event)
+                self.add(event)
 
-    def _handle(self, obj: dict[str, Any]) -> None:
+    def add(self, obj: dict[str, Any]) -> None:
+        """Merge one parsed answer or stream chunk (what the blind relay rebuilt)."""
         self._received = True
-        for key in ("id", "model"):
-            value = obj.get(key)
-            if key not in self._meta and isinstance(value, str):
-                self._meta[key] = value
+        # Not "id": ours is unique per request (gen-<usage id>, on the row already), and an
+        # answer's blob is addressed by its content, so identical answers share one blob.
+        value = obj.get("model")
+        if "model" not in self._meta and isinstance(value, str):
+            self._meta["model"] = value
         usage = obj.get("usage")
         if isinstance(usage, dict):
             self._usage = usage
@@ -297,7 +299,12 @@ class ResponseAssembler:
             doc["usage"] = self._usage
         if self._error is not None:
             doc["error"] = self._error
-        if secrets:
-            doc = _redacted(doc, secrets)
         body, truncated = fit_to_limit(doc, _response_text_slots, self._limit)
+        # One search of the serialised answer usually shows there is nothing to redact.
+        if secrets and (
+            not survives_json(secrets) or mentions(body.decode("utf-8", "replace"), secrets)
+        ):
+            body, truncated = fit_to_limit(
+                _redacted(doc, secrets), _response_text_slots, self._limit
+            )
         return CapturedResponse(body, truncated)

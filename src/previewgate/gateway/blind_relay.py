@@ -85,10 +85,11 @@ class BlindJson(BodyReader):
         if not isinstance(doc.get("choices"), list):
             return self.fail("invalid_response", InvalidUpstreamResponse("Invalid model answer."))
         cost = self.record_usage(doc.get("usage"))
-        body = orjson.dumps(_rebuilder(self.ctx).completion(doc, cost))
+        completion = _rebuilder(self.ctx).completion(doc, cost)
+        body = orjson.dumps(completion)
         self.outcome.status_code = 200
         self.outcome.response_started = True
-        return self.json_head(200, body), self.keep(body)
+        return self.json_head(200, body), self.keep(completion, body)
 
 
 class BlindStream(Relay):
@@ -120,7 +121,7 @@ class BlindStream(Relay):
             out = b""
         if self.done:
             return None, out
-        return None, out + self.keep(_DONE_EVENT)
+        return None, out + _DONE_EVENT
 
     def _relay(self, events: list[Any]) -> bytes:
         out: list[bytes] = []
@@ -142,13 +143,9 @@ class BlindStream(Relay):
                 if not self.ctx.wants_usage:
                     # We asked for usage to count tokens; the evidence keeps it, the client
                     # (who did not ask) does not get it.
-                    self.keep(self._event({"usage": usage, "choices": []}))
+                    self.keep({"usage": usage})
                     usage = None
             rebuilt = self._rebuild.chunk(event, usage)
             if rebuilt is not None:
-                out.append(self.keep(self._event(rebuilt)))
+                out.append(self.keep(rebuilt, b"data: " + orjson.dumps(rebuilt) + b"\n\n"))
         return b"".join(out)
-
-    @staticmethod
-    def _event(doc: dict[str, Any]) -> bytes:
-        return b"data: " + orjson.dumps(doc) + b"\n\n"

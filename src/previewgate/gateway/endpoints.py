@@ -28,6 +28,7 @@ from previewgate.errors import (
     PayloadTooLarge,
     PreviewGateError,
 )
+from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.gateway.blind_schema import ToolCallIds
 from previewgate.gateway.identity import Identity, identify
 from previewgate.gateway.proxy import forward, send_error
@@ -211,9 +212,14 @@ class ChatCompletions:
             price_in=decision.price_in,
             price_out=decision.price_out,
             secrets=decision.secrets(),
+            credentials=decision.credentials(),
             tool_ids=self.tool_ids,
         )
-        outcome = Outcome(kept=[] if decision.experimented else None)
+        outcome = Outcome(
+            answer=ResponseAssembler(rt.settings.capture_limit_bytes)
+            if decision.experimented
+            else None
+        )
         # On disconnect the watcher cancels this task, and with it the upstream call. Cheaper
         # than running the proxy in a task of its own.
         watcher = _DisconnectWatcher(receive)
@@ -276,7 +282,8 @@ class ChatCompletions:
                 client_request_id=identity.client_request_id,
                 upstream_body=upstream_body,
                 upstream_bytes=upstream_bytes,
-                response_chunks=outcome.kept or [],
+                response=outcome.answer,
+                response_bytes=outcome.answer_bytes,
                 streamed=stream,
                 secrets=decision.credentials(),
             )

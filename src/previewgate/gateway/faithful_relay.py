@@ -154,6 +154,10 @@ class FaithfulStream(Relay):
         return self.sse_head(self._status, _encoded_headers(self._headers, skip="content-type"))
 
     def feed(self, chunk: bytes) -> bytes:
+        if not self._pending and not self.done:
+            line = self._lines.single_event(chunk)
+            if line is not None:
+                return self._line(line) + b"\n"
         try:
             lead, lines = self._lines.feed(chunk)
         except SseTooLarge:

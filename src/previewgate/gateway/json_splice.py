@@ -8,9 +8,9 @@ key is replaced.
 
 Two passes, both driven by C-level regex matches rather than a Python loop per byte:
 
-1. one match per *simple* member (a key without escapes, a value that is a string without
-   escapes or a scalar) from the object's start: answers and stream chunks usually open with
-   ``id``, ``object``, ``created``, ``model``, so this often settles everything;
+1. one match over the opening run of *simple* members (keys without escapes, values that are
+   strings without escapes or scalars), or over OpenAI's usual ``id``, ``object``,
+   ``created``, ``model`` opening, which most answers and stream chunks share;
 2. from the first member it cannot read that way, a walk over strings and brackets only
    (each string skipped in one match), unless a byte search shows no wanted key and no
    escape lies beyond, in which case there is nothing left to find.
@@ -42,6 +42,42 @@ _SIMPLE_RUN = re.compile(
     + rb"(?:,|(?=\}))"
     + _WS
     + rb")*"
+)
+# OpenAI's own member order, which most servers copy: id, object, created, model.
+_OPENAI_PREFIX = re.compile(
+    rb"\{"
+    + _WS
+    + rb'"id"'
+    + _WS
+    + b":"
+    + _WS
+    + rb'("[^"\\]*")'
+    + _WS
+    + b","
+    + _WS
+    + rb'"object"'
+    + _WS
+    + b":"
+    + _WS
+    + rb'"[^"\\]*"'
+    + _WS
+    + b","
+    + _WS
+    + rb'"created"'
+    + _WS
+    + b":"
+    + _WS
+    + rb"[0-9]+"
+    + _WS
+    + b","
+    + _WS
+    + rb'"model"'
+    + _WS
+    + b":"
+    + _WS
+    + rb'("[^"\\]*")'
+    + _WS
+    + b","
 )
 _WANTED: dict[frozenset[str], re.Pattern[bytes]] = {}
 _NEEDLES: dict[frozenset[str], tuple[tuple[str, bytes], ...]] = {}
@@ -103,13 +139,23 @@ def top_level_spans(doc: bytes, start: int, end: int, names: frozenset[str]) -> 
     i, end = _strip(doc, start, end)
     if i >= end or doc[i] != 123:
         return []
-    run = _SIMPLE_RUN.match(doc, i, end)
-    pos = run.end() if run is not None else i + 1
-    found: list[Span] = [
-        (m.group(1).decode(), m.start(2), m.end(2)) for m in _wanted(names).finditer(doc, i, pos)
-    ]
-    if doc.startswith(b"}", pos):
-        return found  # every member was simple
+    known = _OPENAI_PREFIX.match(doc, i, end)
+    if known is not None:  # the usual layout of answers and chunks: no search needed
+        found: list[Span] = [
+            (name, known.start(group), known.end(group))
+            for name, group in (("id", 1), ("model", 2))
+            if name in names
+        ]
+        pos = known.end()
+    else:
+        run = _SIMPLE_RUN.match(doc, i, end)
+        pos = run.end() if run is not None else i + 1
+        found = [
+            (m.group(1).decode(), m.start(2), m.end(2))
+            for m in _wanted(names).finditer(doc, i, pos)
+        ]
+        if doc.startswith(b"}", pos):
+            return found  # every member was simple
     if doc.find(b"\\u", pos, end) < 0:  # no key beyond can be spelled with escapes
         beyond: list[Span] = []
         for name, needle in _needles(names):

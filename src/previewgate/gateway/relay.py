@@ -24,13 +24,13 @@ from typing import Any
 
 from previewgate import metrics
 from previewgate.errors import PreviewGateError, UpstreamError
+from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.gateway.blind_schema import ToolCallIds
+from previewgate.redaction import redact
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
 MAX_SSE_EVENT = 8 * 1024 * 1024  # one line or one event of a stream; past it the stream is cut
-# Evidence keeps at most 4 MiB of a response; the stream that yields it is larger, not 16x.
-MAX_KEPT_STREAM = 16 * 1024 * 1024
 INBAND_ERROR = "upstream_inband_error"
 MAX_UPSTREAM_ID = 200
 
@@ -47,7 +47,10 @@ class Outcome:
     usage: dict[str, Any] | None = None
     ttfb_s: float | None = None
     response_started: bool = False
-    kept: list[bytes] | None = None  # what an experimented client received, for the evidence
+    # What an experimented client received, merged as it is relayed (bounded by the capture
+    # limit): the evidence needs no second parse of the answer.
+    answer: ResponseAssembler | None = None
+    answer_bytes: int = 0
     cost_microusd: int = 0
     upstream_id: str | None = None  # the upstream's own response id, kept for support
 
@@ -72,6 +75,7 @@ class RelayContext:
     price_in: float = 0.0
     price_out: float = 0.0
     secrets: tuple[str, ...] = ()  # what a faithful error text must not repeat
+    credentials: tuple[str, ...] = ()  # the route's key and base URL: never stored
     tool_ids: ToolCallIds | None = None
 
 
@@ -96,7 +100,6 @@ class Relay:
         self.outcome = outcome
         self.done = False  # stop reading the upstream: the answer is settled
         self._final: tuple[Head | None, bytes] = (None, b"")
-        self._kept_bytes = 0
 
     def id_header(self) -> tuple[bytes, bytes]:
         return (b"x-request-id", self.ctx.response_id.encode())
@@ -125,12 +128,12 @@ class Relay:
             ],
         )
 
-    def keep(self, data: bytes) -> bytes:
-        """Remember what the client got (experimented requests only), up to a bound."""
-        kept = self.outcome.kept
-        if kept is not None and data and self._kept_bytes < MAX_KEPT_STREAM:
-            kept.append(data)
-            self._kept_bytes += len(data)
+    def keep(self, doc: dict[str, Any], data: bytes = b"") -> bytes:
+        """Remember what the client got (experimented requests only); returns ``data``."""
+        answer = self.outcome.answer
+        if answer is not None:
+            answer.add(doc)
+            self.outcome.answer_bytes += len(data)
         return data
 
     def start(self) -> Head | None:
@@ -152,18 +155,19 @@ class Relay:
         self.done = True
         if outcome.response_started:
             self._final = (None, b"")
-            return None, self.keep(error_event(error))
+            return None, self.keep(error.body(), error_event(error))
         body = error.render()
         outcome.status_code = error.status
         outcome.response_started = True
-        self._final = (self.json_head(error.status, body, extra), self.keep(body))
+        self._final = (self.json_head(error.status, body, extra), self.keep(error.body(), body))
         return self._final
 
     def note_upstream_id(self, doc: dict[str, Any]) -> None:
         if self.outcome.upstream_id is None:
             value = doc.get("id")
             if isinstance(value, str) and value:
-                self.outcome.upstream_id = value[:MAX_UPSTREAM_ID]
+                # Stored for support: an upstream may put anything there, its key included.
+                self.outcome.upstream_id = redact(value, self.ctx.credentials)[:MAX_UPSTREAM_ID]
 
     def record_usage(self, usage: Any) -> float:
         """Note the upstream's usage; returns the cost in USD the client is shown."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from previewgate.evidence.sse_assembly import ResponseAssembler
 
 
 @dataclass(slots=True)
@@ -17,7 +20,8 @@ class AttributionEvent:
     client_request_id: str | None
     upstream_body: dict[str, Any]  # canonical body after all rewrites
     upstream_bytes: int  # its size as sent (JSON): how much work capturing it will be
-    response_chunks: list[bytes] = field(default_factory=list)
+    response: ResponseAssembler | None = None  # the answer as relayed, merged
+    response_bytes: int = 0  # what the client received: how much work capturing it will be
     streamed: bool = False
     secrets: tuple[str, ...] = ()  # the slot's key and base URL: redacted from the evidence
 
