@@ -162,10 +162,18 @@ class RedisProcess:
 
 
 class GatewayProcess:
-    """``python -m previewgate serve [args]`` as a real child process, configured by
-    environment."""
+    """``python -m previewgate serve [args]`` (or another ``command``, e.g. ``demo``) as a real
+    child process, configured by environment."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        args: Sequence[str] = (),
+        *,
+        command: str = "serve",
+        cwd: Path | None = None,
+    ) -> None:
         self.port = int(env.get("PREVIEWGATE_PORT") or free_port())
         full = {k: v for k, v in os.environ.items() if not k.startswith("PREVIEWGATE_")}
         full.update(env)
@@ -174,8 +182,9 @@ class GatewayProcess:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "previewgate", "serve", *args],
+            [sys.executable, "-m", "previewgate", command, *args],
             env=full,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
