@@ -22,6 +22,7 @@ anything else (401, 403, 404, 3xx, 6xx..)  502     upstream_error              s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from previewgate.errors import (
@@ -92,7 +93,7 @@ def blind_error(status: int, detail: Any) -> PreviewGateError:
     return UpstreamError("The model failed to answer; retry shortly.")
 
 
-def retry_after(headers: list[tuple[str, str]]) -> bytes | None:
+def retry_after(headers: Sequence[tuple[str, str]]) -> bytes | None:
     """A ``retry-after`` value we are willing to repeat: whole seconds, bounded."""
     for name, value in headers:
         if name == "retry-after":

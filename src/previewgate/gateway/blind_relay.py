@@ -52,20 +52,15 @@ class BlindError(BodyReader):
     limit = MAX_ERROR_BODY
     truncate = True
 
-    def __init__(self, ctx: RelayContext, outcome: Outcome, status: int, headers: Any) -> None:
-        super().__init__(ctx, outcome)
-        self._status = status
-        self._headers = headers
-
     def finish(self) -> tuple[Head | None, bytes]:
         if self.outcome.response_started:
             return self._final
-        status = self._status
+        status = self.status
         if not 100 <= status <= 599:
             return self.fail("invalid_response", InvalidUpstreamResponse("Invalid model answer."))
         error = blind_error(status, _parse(self.body()))
         extra = []
-        if error.status in (429, 503) and (seconds := retry_after(self._headers)):
+        if error.status in (429, 503) and (seconds := retry_after(self.headers)):
             extra.append((b"retry-after", seconds))
         return self.fail(f"upstream_{status}", error, extra)
 

@@ -108,11 +108,6 @@ def _set_cost(usage: bytes, cost: bytes) -> bytes:
 
 
 class FaithfulJson(BodyReader):
-    def __init__(self, ctx: RelayContext, outcome: Outcome, status: int, headers: Any) -> None:
-        super().__init__(ctx, outcome)
-        self._status = status
-        self._headers = headers
-
     def finish(self) -> tuple[Head | None, bytes]:
         if self.outcome.response_started:
             return self._final
@@ -132,26 +127,30 @@ class FaithfulJson(BodyReader):
         if isinstance(doc.get("usage"), dict):
             splicer.cost = orjson.dumps(self.record_usage(doc["usage"]))
         body = splice(body, splicer.spans(body, 0, len(body)), splicer)
-        self.outcome.status_code = self._status
+        self.outcome.status_code = self.status
         self.outcome.response_started = True
-        headers = _encoded_headers(self._headers, skip="content-type")
-        return self.json_head(self._status, body, headers), body
+        headers = _encoded_headers(self.headers, skip="content-type")
+        return self.json_head(self.status, body, headers), body
 
 
 class FaithfulStream(Relay):
     """SSE, line by line; a ``data:`` line holding a JSON object gets our values spliced in."""
 
-    def __init__(self, ctx: RelayContext, outcome: Outcome, status: int, headers: Any) -> None:
-        super().__init__(ctx, outcome)
-        self._status = status
-        self._headers = headers
+    def __init__(
+        self,
+        ctx: RelayContext,
+        outcome: Outcome,
+        status: int = 200,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(ctx, outcome, status, headers)
         self._lines = SseLines(MAX_SSE_EVENT)
         self._splice = _Splicer(ctx)
         self._pending: list[bytes] = []  # raw lines of an event whose JSON spans data lines
         self._pending_size = 0
 
     def start(self) -> Head | None:
-        return self.sse_head(self._status, _encoded_headers(self._headers, skip="content-type"))
+        return self.sse_head(self.status, _encoded_headers(self.headers, skip="content-type"))
 
     def feed(self, chunk: bytes) -> bytes:
         if not self._pending and not self.done:
@@ -256,15 +255,10 @@ class FaithfulError(BodyReader):
     limit = MAX_ERROR_BODY
     truncate = True
 
-    def __init__(self, ctx: RelayContext, outcome: Outcome, status: int, headers: Any) -> None:
-        super().__init__(ctx, outcome)
-        self._status = status
-        self._headers = headers
-
     def finish(self) -> tuple[Head | None, bytes]:
         if self.outcome.response_started:
             return self._final
-        status = self._status
+        status = self.status
         if not 400 <= status <= 599:
             kind = "invalid_response" if status > 599 else f"upstream_{status}"
             return self.fail(kind, InvalidUpstreamResponse("Invalid upstream answer."))
@@ -272,7 +266,7 @@ class FaithfulError(BodyReader):
         self.outcome.error_kind = f"upstream_{status}"
         self.outcome.status_code = status
         self.outcome.response_started = True
-        headers = _encoded_headers(self._headers, skip="content-type")
+        headers = _encoded_headers(self.headers, skip="content-type")
         return self.json_head(status, body, headers), body
 
 

@@ -43,40 +43,23 @@ _SIMPLE_RUN = re.compile(
     + _WS
     + rb")*"
 )
+
+
+def _member(key: bytes, value: bytes) -> bytes:
+    return _WS + b'"' + key + b'"' + _WS + b":" + _WS + value + _WS
+
+
 # OpenAI's own member order, which most servers copy: id, object, created, model.
 _OPENAI_PREFIX = re.compile(
     rb"\{"
-    + _WS
-    + rb'"id"'
-    + _WS
-    + b":"
-    + _WS
-    + rb'("[^"\\]*")'
-    + _WS
-    + b","
-    + _WS
-    + rb'"object"'
-    + _WS
-    + b":"
-    + _WS
-    + rb'"[^"\\]*"'
-    + _WS
-    + b","
-    + _WS
-    + rb'"created"'
-    + _WS
-    + b":"
-    + _WS
-    + rb"[0-9]+"
-    + _WS
-    + b","
-    + _WS
-    + rb'"model"'
-    + _WS
-    + b":"
-    + _WS
-    + rb'("[^"\\]*")'
-    + _WS
+    + b",".join(
+        (
+            _member(b"id", rb'("[^"\\]*")'),
+            _member(b"object", rb'"[^"\\]*"'),
+            _member(b"created", rb"[0-9]+"),
+            _member(b"model", rb'("[^"\\]*")'),
+        )
+    )
     + b","
 )
 _WANTED: dict[frozenset[str], re.Pattern[bytes]] = {}

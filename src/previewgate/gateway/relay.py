@@ -93,11 +93,22 @@ def error_event(error: PreviewGateError) -> bytes:
 
 
 class Relay:
-    """The base: failure handling shared by every relay (and used alone before a response)."""
+    """The base: failure handling shared by every relay (and used alone before a response).
 
-    def __init__(self, ctx: RelayContext, outcome: Outcome) -> None:
+    ``status`` and ``headers`` are the upstream's, for relays that read them.
+    """
+
+    def __init__(
+        self,
+        ctx: RelayContext,
+        outcome: Outcome,
+        status: int = 0,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.ctx = ctx
         self.outcome = outcome
+        self.status = status
+        self.headers = headers
         self.done = False  # stop reading the upstream: the answer is settled
         self._final: tuple[Head | None, bytes] = (None, b"")
 
@@ -185,8 +196,14 @@ class BodyReader(Relay):
     limit = MAX_RESPONSE_BODY
     truncate = False  # error bodies: keep the first `limit` bytes and stop reading
 
-    def __init__(self, ctx: RelayContext, outcome: Outcome) -> None:
-        super().__init__(ctx, outcome)
+    def __init__(
+        self,
+        ctx: RelayContext,
+        outcome: Outcome,
+        status: int = 0,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(ctx, outcome, status, headers)
         self._parts: list[bytes] = []
         self._size = 0
 
