@@ -145,38 +145,30 @@ class Rebuilder:
 
     def _message(self, message: dict[str, Any], choice: int) -> dict[str, Any]:
         out: dict[str, Any] = {"role": "assistant"}
-        for field in _TEXT_FIELDS:
+        for field in _TEXT_FIELDS:  # a message always says its content and refusal
             value = message.get(field)
             out[field] = value if isinstance(value, str) else None
-        reasoning = _reasoning(message)
-        if reasoning is not None:
-            out["reasoning"] = reasoning
-        calls = message.get("tool_calls")
-        if isinstance(calls, list):
-            rebuilt = [
-                self._tool_call(call, choice, pos, streamed=False)
-                for pos, call in enumerate(calls)
-                if isinstance(call, dict)
-            ]
-            if rebuilt:
-                out["tool_calls"] = rebuilt
-        return out
+        return self._parts(message, choice, out, streamed=False)
 
     def _delta(self, delta: dict[str, Any], choice: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if "role" in delta:
-            out["role"] = "assistant"
-        for field in _TEXT_FIELDS:
+        out: dict[str, Any] = {"role": "assistant"} if "role" in delta else {}
+        for field in _TEXT_FIELDS:  # a delta only what it adds
             value = delta.get(field)
             if isinstance(value, str):
                 out[field] = value
-        reasoning = _reasoning(delta)
+        return self._parts(delta, choice, out, streamed=True)
+
+    def _parts(
+        self, part: dict[str, Any], choice: int, out: dict[str, Any], *, streamed: bool
+    ) -> dict[str, Any]:
+        """Reasoning and tool calls, the same in a message and in a delta."""
+        reasoning = _reasoning(part)
         if reasoning is not None:
             out["reasoning"] = reasoning
-        calls = delta.get("tool_calls")
+        calls = part.get("tool_calls")
         if isinstance(calls, list):
             rebuilt = [
-                self._tool_call(call, choice, pos, streamed=True)
+                self._tool_call(call, choice, pos, streamed=streamed)
                 for pos, call in enumerate(calls)
                 if isinstance(call, dict)
             ]
