@@ -119,6 +119,7 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(catalog_endpoints.public)
     api.include_router(catalog_endpoints.admin)
     api.include_router(accounts_endpoints.router)
+    api.include_router(accounts_endpoints.admin)
     api.include_router(feedback_endpoints.router)
     api.include_router(admin_pages_endpoints.router)
     api.include_router(experiments_endpoints.router)

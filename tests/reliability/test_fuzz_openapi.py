@@ -40,10 +40,14 @@ MODEL_OPS = ("POST /admin/api/models", "PATCH /admin/api/models/{public_id}")
 def _real_ids(admin: httpx.Client, mocks: list[MockServer]) -> dict[str, str]:
     create_preview_model(admin)
     exp = start_experiment(admin, mocks[:2], activate=False)
+    user = admin.post("/admin/api/users", json={"email": "fuzzed@example.com"}).json()
+    key = admin.post(f"/admin/api/users/{user['id']}/keys").json()
     return {
         "experiment_id": exp.id,
         "variant_id": exp.slots[0].variant_id,
         "public_id": PREVIEW_ID,
+        "user_id": user["id"],
+        "key_id": key["id"],
     }
 
 

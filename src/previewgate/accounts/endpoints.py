@@ -1,17 +1,28 @@
-"""Preview model disclosure and opt-in for end users."""
+"""Preview model disclosure and opt-in for end users; users and API keys for admins.
+
+Every admin mutation commits, then invalidates the routing cache (here and, through
+Redis, on every other process): a new key works at once, and a revoked key or a deleted
+user is refused at once.
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.accounts import service
-from previewgate.deps import CallerDep, RuntimeDep, SessionDep
+from previewgate.accounts import queries, service
+from previewgate.accounts.models import ApiKey
+from previewgate.accounts.schemas import CreditRequest, KeyCreated, KeyOut, UserCreate, UserOut
+from previewgate.deps import AdminDep, CallerDep, RuntimeDep, SessionDep
 from previewgate.errors import NotFound
 from previewgate.gateway.snapshot import ModelEntry
+from previewgate.runtime import Runtime
 
 router = APIRouter(prefix="/v1/preview-models", tags=["preview opt-in"])
+admin = APIRouter(prefix="/admin/api/users", tags=["admin: users and keys"])
 
 
 def _preview(runtime: RuntimeDep, public_id: str) -> ModelEntry:
@@ -47,3 +58,92 @@ async def get_preview_model(public_id: str, runtime: RuntimeDep) -> dict[str, An
         "disclosure_version": entry.disclosure_version,
         "opt_in": f"POST /v1/preview-models/{entry.public_id}/opt-in",
     }
+
+
+async def _done(session: AsyncSession, runtime: Runtime) -> None:
+    await session.commit()
+    await runtime.routing.invalidate()
+
+
+@admin.get("", response_model=list[UserOut])
+async def list_users(
+    _: AdminDep,
+    session: SessionDep,
+    include_deleted: bool = Query(default=False, description="Also list deleted users."),
+) -> list[UserOut]:
+    users = await queries.list_users(session, include_deleted=include_deleted)
+    return [UserOut.of(u) for u in users]
+
+
+@admin.post("", status_code=201, response_model=UserOut)
+async def create_user(
+    data: UserCreate, _: AdminDep, session: SessionDep, runtime: RuntimeDep
+) -> UserOut:
+    """A user without keys; 409 if the e-mail is taken (deleted users keep theirs)."""
+    user = await service.create_user(session, data.email, is_admin=data.is_admin)
+    await _done(session, runtime)
+    return UserOut.of(user)
+
+
+@admin.get("/{user_id}", response_model=UserOut)
+async def get_user(user_id: uuid.UUID, _: AdminDep, session: SessionDep) -> UserOut:
+    return UserOut.of(await service.get_user(session, user_id))
+
+
+@admin.post("/{user_id}/credit", response_model=UserOut)
+async def credit_user(
+    user_id: uuid.UUID,
+    data: CreditRequest,
+    _: AdminDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> UserOut:
+    """Add USD to the prepaid balance (negative removes); answers with the new balance."""
+    user = await service.get_live_user(session, user_id)
+    await service.add_credit(session, user, data.microusd)
+    await _done(session, runtime)
+    return UserOut.of(user)
+
+
+@admin.delete("/{user_id}", response_model=UserOut)
+async def delete_user(
+    user_id: uuid.UUID, caller: AdminDep, session: SessionDep, runtime: RuntimeDep
+) -> UserOut:
+    """Soft delete: keys revoked at once, experiment evidence kept (retention policy)."""
+    user = await service.delete_user(session, user_id, caller.user_id)
+    await _done(session, runtime)
+    return UserOut.of(user)
+
+
+@admin.get("/{user_id}/keys", response_model=list[KeyOut])
+async def list_keys(user_id: uuid.UUID, _: AdminDep, session: SessionDep) -> list[KeyOut]:
+    """Prefixes and dates only, revoked keys included; never a key or its hash."""
+    await service.get_user(session, user_id)
+    return [KeyOut.of(k) for k in await queries.list_keys(session, user_id)]
+
+
+@admin.post("/{user_id}/keys", status_code=201, response_model=KeyCreated)
+async def create_key(
+    user_id: uuid.UUID, _: AdminDep, session: SessionDep, runtime: RuntimeDep
+) -> KeyCreated:
+    """A new key, in this response only: the store keeps its hash."""
+    user = await service.get_live_user(session, user_id)
+    issued = await service.issue_key(session, user)
+    key = await session.get(ApiKey, issued.key_id)
+    assert key is not None  # just flushed in this session
+    await _done(session, runtime)
+    return KeyCreated(**KeyOut.of(key).model_dump(), key=issued.plaintext)
+
+
+@admin.delete("/{user_id}/keys/{key_id}", response_model=KeyOut)
+async def revoke_key(
+    user_id: uuid.UUID,
+    key_id: uuid.UUID,
+    _: AdminDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> KeyOut:
+    """Revoke: the key stops working at once; the row stays, with ``revoked_at``."""
+    key = await service.revoke_user_key(session, user_id, key_id)
+    await _done(session, runtime)
+    return KeyOut.of(key)

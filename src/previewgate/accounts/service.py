@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from previewgate.accounts import queries
 from previewgate.accounts.models import AdminSessionRecord, ApiKey, PreviewOptIn, User
 from previewgate.crypto import api_key_prefix, hash_api_key, new_api_key
 from previewgate.errors import Conflict, NotFound, Unprocessable
@@ -42,6 +43,46 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User:
     if user is None:
         raise NotFound(f"no active user with e-mail {email}")
     return user
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    """The user, deleted or not; ``NotFound`` when the id is unknown."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    return user
+
+
+async def get_live_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    """The user if not deleted: ``NotFound`` for an unknown id, ``Conflict`` for a deleted one."""
+    user = await get_user(session, user_id)
+    if user.deleted_at is not None:
+        raise Conflict(f"user {user.email} is deleted")
+    return user
+
+
+async def delete_user(session: AsyncSession, user_id: uuid.UUID, acting: uuid.UUID) -> User:
+    """Soft-delete (see ``soft_delete_user``); a deleted user stays as it is.
+
+    An admin cannot delete themselves, so the last admin cannot lock everyone out by mistake.
+    """
+    user = await get_user(session, user_id)
+    if user.id == acting:
+        raise Conflict("you cannot delete your own user; another admin can")
+    if user.deleted_at is None:
+        await soft_delete_user(session, user)
+    return user
+
+
+async def revoke_user_key(session: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
+    """Revoke one of the user's keys (a revoked key stays revoked as it was)."""
+    key = await queries.find_key(session, user_id, key_id)
+    if key is None:
+        raise NotFound(f"user {user_id} has no key with id {key_id}")
+    if key.revoked_at is None:
+        await revoke_key(session, key.id)
+        await session.refresh(key)
+    return key
 
 
 async def issue_key(session: AsyncSession, user: User) -> IssuedKey:

@@ -34,8 +34,8 @@ class Pricing(BaseModel):
     """USD per million tokens."""
 
     model_config = ConfigDict(extra="forbid")
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(ge=0, allow_inf_nan=False)
 
 
 class ModelCreate(BaseModel):
