@@ -122,6 +122,7 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(accounts_endpoints.admin)
     api.include_router(feedback_endpoints.router)
     api.include_router(admin_pages_endpoints.router)
+    api.include_router(admin_pages_endpoints.site)
     api.include_router(experiments_endpoints.router)
     api.include_router(reporting_endpoints.router)
     api.include_router(evidence_endpoints.router)

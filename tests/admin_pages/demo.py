@@ -100,7 +100,14 @@ async def seed_demo(rt: Runtime, admin_id: uuid.UUID, now: datetime | None = Non
     now = now or datetime.now(UTC)
     async with rt.sessions() as session, session.begin():
         for model in (PUBLIC_ID, "acme/preview-coder", "globex/preview-chat"):
-            session.add(CatalogModel(public_id=model, kind="preview", disclosure_text=DISCLOSURE))
+            session.add(
+                CatalogModel(
+                    public_id=model,
+                    kind="preview",
+                    disclosure_text=DISCLOSURE,
+                    disclosure_version=1,
+                )
+            )
         await session.flush()
         bake_off = Experiment(
             public_model_id=PUBLIC_ID,

@@ -184,3 +184,15 @@ def test_cookies_are_secure_behind_a_trusted_https_proxy(
         r = client.post("/admin/sign-in", data=data, cookies=presession)
         cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE))
         assert ("secure" in cookie.lower().split("; ")) is secure
+
+
+def test_the_favicon_is_served_to_anyone(backend: str, pages: GatewayServer) -> None:
+    with httpx.Client(base_url=pages.base_url) as client:
+        r = client.get("/favicon.ico")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
+        assert r.content[:4] == b"\x00\x00\x01\x00"  # an ICO directory with one image
+        svg = client.get("/admin/static/favicon.svg")
+        assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+        sign_in = client.get("/admin/sign-in").text
+        assert '<link rel="icon" href="/favicon.ico"' in sign_in
+        assert client.get("/favicon.png").status_code == 404

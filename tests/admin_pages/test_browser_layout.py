@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Browser, Page, expect
 
 from previewgate.crypto import hash_api_key
@@ -10,6 +12,23 @@ from tests.admin_pages.helpers import sign_in
 from tests.support.servers import GatewayServer
 
 OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+# Each header of a table, left to right, scrolled into view inside the table's own box: is
+# it inside the box and on top (not under the sticky first column)?
+HEADERS_IN_VIEW = """(selector) => {
+  const table = document.querySelector(selector);
+  const wrap = table.closest(".table-wrap");
+  const box = wrap.getBoundingClientRect();
+  const hidden = [];
+  for (const th of table.querySelectorAll("thead th")) {
+    th.scrollIntoView({ block: "center", inline: "nearest" });
+    const r = th.getBoundingClientRect();
+    const hit = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+    const inside = r.left >= box.left - 1 && r.right <= box.right + 1 && r.width > 0;
+    if (!inside || !hit || !th.contains(hit)) hidden.push(th.textContent.trim());
+  }
+  return { hidden, count: table.querySelectorAll("thead th").length,
+           scrolls: wrap.scrollWidth > wrap.clientWidth };
+}"""
 
 
 def _seed(pages: GatewayServer, admin_key: str) -> str:
@@ -33,7 +52,9 @@ def test_pages_fit_a_phone_and_work_from_the_keyboard(
     exp_id = _seed(pages, admin_key)
     page = _open(browser, pages.base_url, admin_key, viewport={"width": 390, "height": 844})
     detail = f"{pages.base_url}/admin/experiments/{exp_id}"
-    for url in (f"{pages.base_url}/admin/experiments", detail, f"{detail}/requests"):
+    more = ("/admin/models", "/admin/models/new", "/admin/users")
+    urls = [f"{pages.base_url}/admin/experiments", detail, f"{detail}/requests"]
+    for url in urls + [pages.base_url + path for path in more]:
         page.goto(url)
         assert page.evaluate(OVERFLOW) <= 0, url  # wide tables scroll inside their own box
     page.goto(detail)
@@ -66,3 +87,29 @@ def test_list_and_detail_are_readable_without_javascript(
     expect(page.locator("article.variant").first.get_by_label("Upstream (JSON)")).to_be_visible()
     page.get_by_role("button", name="Pause").click()
     expect(page.locator(".flash")).to_contain_text("paused")
+
+
+def test_per_checkpoint_table_is_readable_at_1280_px_and_on_a_phone(
+    backend: str, pages: GatewayServer, admin_key: str, browser: Browser
+) -> None:
+    exp_id = _seed(pages, admin_key)
+    detail = f"{pages.base_url}/admin/experiments/{exp_id}"
+    for width, scrolls in ((1280, False), (390, True)):
+        page = _open(browser, pages.base_url, admin_key, viewport={"width": width, "height": 900})
+        page.goto(detail)
+        found = page.evaluate(HEADERS_IN_VIEW, "#stats-table")
+        assert found["count"] == 10 and found["hidden"] == [], (width, found)
+        # At 1280 px every column fits; on a phone the table scrolls inside its box.
+        assert found["scrolls"] is scrolls, (width, found)
+        assert page.evaluate(OVERFLOW) <= 0, width
+        if scrolls:
+            # Scrolled to the last column, the checkpoint column is still at the left edge.
+            first = page.locator("#stats-table tbody th").first.bounding_box()
+            wrap = page.locator("#stats-table").locator("xpath=..").bounding_box()
+            assert first is not None and wrap is not None
+            assert abs(first["x"] - wrap["x"]) < 2, (first, wrap)
+        # The sample-ratio check is always shown, with its p-value and verdict.
+        expect(page.locator("#srm-check")).to_have_text(
+            re.compile(r"Sample ratio check:\s+(passed, p = 0\.\d+|failed, p < 0\.001)")
+        )
+        page.context.close()

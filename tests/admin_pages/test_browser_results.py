@@ -10,6 +10,11 @@ from tests.admin_pages.helpers import admin_api, sign_in, skewed_traffic
 from tests.support.experiments import create_preview_model, start_experiment
 from tests.support.servers import GatewayServer, MockServer
 
+ERROR_RATES = """() => window.previewgateCharts.errors.data.datasets.map((d) => ({
+  spanGaps: d.spanGaps,
+  fakeZero: d.data.filter((p) => p.requests === 0 && p.y !== null).length,
+}))"""
+REQUEST_GAPS = "() => window.previewgateCharts.requests.data.datasets.map((d) => d.spanGaps)"
 POINTS = """() => Object.fromEntries(Object.entries(window.previewgateCharts).map(([name, chart]) =>
   [name, chart.data.datasets.map((d) => d.data.filter((p) => p !== null).length)]))"""
 
@@ -26,6 +31,7 @@ def test_results_charts_and_request_bodies(
     sign_in(page, pages.base_url, admin_key)
     page.goto(f"{pages.base_url}/admin/experiments/{exp.id}#results")
     expect(page.locator("#srm-banner")).to_contain_text("SAMPLE RATIO MISMATCH")
+    expect(page.locator("#srm-check")).to_contain_text("failed, p < 0.001")
     stats = page.locator("#stats-table tbody tr")
     expect(stats).to_have_count(3)  # slot 0 before and after the swap, slot 1
     expect(stats.filter(has_text="acme-internal-rc0-swapped")).to_have_count(1)
@@ -45,6 +51,11 @@ def test_results_charts_and_request_bodies(
     assert len(points["requests"]) == 3 and all(n >= 1 for n in points["requests"])
     assert len(points["errors"]) == 3
     assert points["latency"] == [3, 3]  # p50 and p95 for each checkpoint
+    # Error rates: a bucket without requests has no rate (never a fake 0 %), and the line
+    # spans such buckets instead of breaking into dots; request counts are drawn as they are.
+    rates = page.evaluate(ERROR_RATES)
+    assert rates and all(r["spanGaps"] and r["fakeZero"] == 0 for r in rates), rates
+    assert page.evaluate(REQUEST_GAPS) == [False, False, False]
     swaps = page.evaluate("() => window.previewgateCharts.requests.options.plugins.swapMarks")
     assert [s["label"] for s in swaps["swaps"]] == [f"{slot0.label} → acme-internal-rc0-swapped"]
     for canvas in page.locator(".charts canvas").all():

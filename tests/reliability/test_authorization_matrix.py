@@ -21,6 +21,34 @@ from tests.support.servers import GatewayServer
 
 ADMIN_API = "/admin/api"
 PAGE_EXEMPT = ("/admin/sign-in", "/admin/static")
+# Operations and pages that must be in the matrix (the cells are read from the app, so
+# this guards against one silently disappearing from the document or the route table).
+REQUIRED_API = {
+    ("GET", "/admin/api/users"),
+    ("POST", "/admin/api/users"),
+    ("GET", "/admin/api/users/{user_id}"),
+    ("DELETE", "/admin/api/users/{user_id}"),
+    ("POST", "/admin/api/users/{user_id}/credit"),
+    ("GET", "/admin/api/users/{user_id}/keys"),
+    ("POST", "/admin/api/users/{user_id}/keys"),
+    ("DELETE", "/admin/api/users/{user_id}/keys/{key_id}"),
+    ("GET", "/admin/api/models"),
+    ("POST", "/admin/api/models"),
+}
+REQUIRED_PAGES = {
+    ("GET", "/admin/models"),
+    ("GET", "/admin/models/new"),
+    ("POST", "/admin/models"),
+    ("GET", "/admin/models/{public_id:path}/edit"),
+    ("POST", "/admin/models/{public_id:path}/edit"),
+    ("GET", "/admin/users"),
+    ("POST", "/admin/users"),
+    ("GET", "/admin/users/{user_id}"),
+    ("POST", "/admin/users/{user_id}/credit"),
+    ("POST", "/admin/users/{user_id}/delete"),
+    ("POST", "/admin/users/{user_id}/keys"),
+    ("POST", "/admin/users/{user_id}/keys/{key_id}/revoke"),
+}
 
 
 async def _issue(rt: Any, email: str, admin: bool) -> IssuedKey:
@@ -41,7 +69,8 @@ def _fill(path: str) -> str:
     """Concrete values for path parameters: auth must be decided before they are looked up."""
 
     def value(match: re.Match[str]) -> str:
-        return PREVIEW_ID if match.group(1) == "public_id" else str(uuid.uuid4())
+        name = match.group(1).split(":")[0]  # "{public_id:path}" is a public id too
+        return PREVIEW_ID if name == "public_id" else str(uuid.uuid4())
 
     return re.sub(r"\{([^}/]+)\}", value, path)
 
@@ -84,6 +113,9 @@ def test_admin_api_matrix(gateway: GatewayServer, keys: dict[str, str | None]) -
     document = httpx.get(f"{gateway.base_url}/openapi.json").json()
     cells = api_cells(document)
     assert len(cells) >= 10, cells
+    documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
+    missing = REQUIRED_API - documented
+    assert not missing, missing
     wrong = []
     with httpx.Client(base_url=gateway.base_url, timeout=30) as c:
         # The admin column last: its mutations must not change what the others see.
@@ -109,16 +141,20 @@ def _all_routes(routes: Any) -> Iterator[tuple[str, set[str]]]:
             yield getattr(route, "path", ""), set(getattr(route, "methods", None) or ())
 
 
-def _page_routes(gateway: GatewayServer) -> list[tuple[str, str]]:
-    routes = []
+def _page_templates(gateway: GatewayServer) -> set[tuple[str, str]]:
+    """(method, path template) of every admin page route that needs a session."""
+    routes = set()
     for path, methods in _all_routes(gateway.app.api.routes):
         if not path.startswith("/admin") or path.startswith(ADMIN_API):
             continue
         if path.startswith(PAGE_EXEMPT):
             continue
-        for method in sorted(methods - {"HEAD"}):
-            routes.append((method, _fill(path)))
+        routes |= {(method, path) for method in methods - {"HEAD"}}
     return routes
+
+
+def _page_routes(gateway: GatewayServer) -> list[tuple[str, str]]:
+    return [(method, _fill(path)) for method, path in sorted(_page_templates(gateway))]
 
 
 def _sign_in(c: httpx.Client, key: str) -> httpx.Response:
@@ -150,6 +186,8 @@ def test_admin_pages_matrix(
     pages = _page_routes(gateway)
     if not pages:
         pytest.skip("no admin pages are mounted in this build (only /admin/api)")
+    missing = REQUIRED_PAGES - _page_templates(gateway)
+    assert not missing, missing
     gets = [(m, p) for m, p in pages if m == "GET"]
     wrong = []
     base = gateway.base_url

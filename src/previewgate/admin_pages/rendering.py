@@ -90,6 +90,15 @@ def _pvalue(value: float | None) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _p_equals(value: float | None) -> str:
+    """A p-value as "p = 0.90", "p = 0.004" or "p < 0.001" (two decimals unless 0.00)."""
+    if value is None:
+        return "p = —"
+    if value < 0.001:
+        return "p < 0.001"
+    return f"p = {value:.2f}" if value >= 0.01 else f"p = {value:.3f}"
+
+
 env = Environment(
     loader=FileSystemLoader(_HERE / "templates"),
     autoescape=True,
@@ -97,7 +106,9 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-env.filters.update(when=_when, short=_short, number=_number, percent=_percent, pvalue=_pvalue)
+env.filters.update(
+    when=_when, short=_short, number=_number, percent=_percent, pvalue=_pvalue, p_equals=_p_equals
+)
 env.globals["csrf_field"] = CSRF_FIELD
 
 

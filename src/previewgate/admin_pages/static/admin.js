@@ -74,6 +74,10 @@ function enhanceRequests(list) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // A key shown once: focusing its field selects it, ready to copy.
+  document.querySelectorAll("input[data-select-on-focus]").forEach((input) => {
+    input.addEventListener("focus", () => input.select());
+  });
   document.querySelectorAll("textarea[data-json-editor]").forEach(enhanceJsonEditor);
   document.querySelectorAll("[data-body-url]").forEach(enhanceRequests);
 });

@@ -46,6 +46,9 @@
     },
   };
 
+  // A segment that crosses buckets without requests (no rate there: null, never 0 %).
+  const acrossEmpty = (ctx, value) => (ctx.p0.skip || ctx.p1.skip ? value : undefined);
+
   function timeChart(canvas, data, field, yTitle, percent) {
     const spansDays = data.end - data.start > 86400000;
     return new Chart(canvas, {
@@ -53,10 +56,13 @@
       data: {
         datasets: data.series.map((s, i) => ({
           label: s.label,
-          data: s.points.map((p) => ({ x: p.t, y: p[field] })),
+          data: s.points.map((p) => ({ x: p.t, y: p[field], requests: p.requests })),
           borderColor: PALETTE[i % PALETTE.length],
           backgroundColor: PALETTE[i % PALETTE.length],
-          spanGaps: false,
+          // Rates: the line runs on over empty buckets, dashed there, instead of breaking
+          // into isolated dots. Counts have a real 0 in every bucket and need no gaps.
+          spanGaps: percent,
+          segment: percent ? { borderDash: (ctx) => acrossEmpty(ctx, [4, 4]) } : {},
           tension: 0,
           pointRadius: 2,
         })),
@@ -88,7 +94,17 @@
         },
         plugins: {
           swapMarks: { swaps: data.swaps },
-          tooltip: { callbacks: { title: (items) => items.length ? stamp(items[0].parsed.x, true, true) + " UTC" : "" } },
+          tooltip: {
+            callbacks: {
+              title: (items) => items.length ? stamp(items[0].parsed.x, true, true) + " UTC" : "",
+              label: (item) => {
+                const name = item.dataset.label + ": ";
+                if (!percent) return name + item.parsed.y;
+                const n = item.raw.requests;
+                return name + Math.round(item.parsed.y * 1000) / 10 + "% of " + n + " request" + (n === 1 ? "" : "s");
+              },
+            },
+          },
         },
       },
       plugins: [swapMarks],
