@@ -24,6 +24,7 @@ from previewgate.evidence import endpoints as evidence_endpoints
 from previewgate.experiments import endpoints as experiments_endpoints
 from previewgate.feedback import endpoints as feedback_endpoints
 from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
+from previewgate.gateway.openapi import document_chat
 from previewgate.reporting import endpoints as reporting_endpoints
 from previewgate.runtime import Runtime
 from previewgate.store.outage import (
@@ -126,6 +127,7 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(experiments_endpoints.router)
     api.include_router(reporting_endpoints.router)
     api.include_router(evidence_endpoints.router)
+    document_chat(api)  # the ASGI chat path, in /openapi.json
     return api
 
 

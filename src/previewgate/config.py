@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     capture_limit_bytes: int = Field(default=4 * MiB, ge=1024)
     gc_grace_s: float = Field(default=3600.0, ge=0)
     session_secret: str | None = None
+    # A Bearer value that means "anonymous caller", for SDKs that refuse an empty key.
+    # Empty disables it (any key then must be a real one).
+    anonymous_key: str = Field(default="anonymous", max_length=200)
     log_level: str = "INFO"
     # Identity header names, lower-case, first match wins.
     request_id_headers: Annotated[list[str], NoDecode] = Field(

@@ -36,7 +36,9 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 def optional_caller(request: Request, runtime: RuntimeDep) -> Caller | None:
     snapshot = runtime.routing.snapshot or EMPTY_SNAPSHOT
-    return caller_from_authorization(request.headers.get("authorization"), snapshot)
+    return caller_from_authorization(
+        request.headers.get("authorization"), snapshot, runtime.settings.anonymous_key
+    )
 
 
 def require_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:

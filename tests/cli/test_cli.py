@@ -72,7 +72,9 @@ def test_models_add_reads_key_from_env(env: str, monkeypatch: pytest.MonkeyPatch
     )
     assert result.exit_code == 0, result.output
     listing = runner.invoke(cli, ["models", "list"])
-    assert "demo/cli" in listing.output and "key_configured=True" in listing.output
+    header, _, row = listing.output.splitlines()
+    assert header.split() == ["id", "kind", "key", "in", "$/M", "out", "$/M", "upstream"]
+    assert row.split()[:3] == ["demo/cli", "production", "configured"]
     assert "sk-cli-secret" not in listing.output
     bad = runner.invoke(cli, ["models", "add", "demo/bad", "--upstream", '{"internal_id": "m"}'])
     assert bad.exit_code != 0 and "base_url" in bad.output

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from previewgate.catalog import service
 from previewgate.catalog.service import ModelCreate, ModelUpdate
-from previewgate.deps import AdminDep, RuntimeDep, SessionDep
+from previewgate.deps import AdminDep, OptionalCallerDep, RuntimeDep, SessionDep
 from previewgate.gateway.snapshot import ModelEntry
 
 public = APIRouter(tags=["models"])
@@ -56,14 +56,19 @@ def _listed(runtime: RuntimeDep) -> list[ModelEntry]:
     return sorted(snapshot.models.values(), key=lambda e: e.public_id)
 
 
+# The list is public (no key, or the anonymous key, sees it), but a key that is given is
+# checked, as OpenAI does: an invalid one is a 401, so a client learns at once that its key
+# is wrong. ``OptionalCallerDep`` raises that 401.
+
+
 @public.get("/v1/models")
-async def list_models_openai(runtime: RuntimeDep) -> dict[str, Any]:
+async def list_models_openai(runtime: RuntimeDep, _: OptionalCallerDep) -> dict[str, Any]:
     return {"object": "list", "data": [_openai_entry(e) for e in _listed(runtime)]}
 
 
 @public.get("/api/openrouter/models")
 @public.get("/api/openrouter/v1/models")
-async def list_models_openrouter(runtime: RuntimeDep) -> dict[str, Any]:
+async def list_models_openrouter(runtime: RuntimeDep, _: OptionalCallerDep) -> dict[str, Any]:
     return {"data": [_openrouter_entry(e) for e in _listed(runtime)]}
 
 

@@ -1,10 +1,10 @@
-"""Helpers shared by CLI commands: settings, a one-shot session, clean errors."""
+"""Helpers shared by CLI commands: settings, a one-shot session, clean errors, tables."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TypeVar
 
 import click
@@ -74,3 +74,20 @@ async def publish_invalidation(settings: Settings) -> None:
         click.echo(f"warning: invalidation not published ({type(exc).__name__})", err=True)
     finally:
         await client.aclose()
+
+
+def table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int] = ()
+) -> list[str]:
+    """Lines of a text table: a header, a rule, the rows; every column as wide as its widest
+    cell and two spaces apart, the columns in ``right`` (numbers) right-aligned."""
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
+
+    def render(cells: Sequence[str]) -> str:
+        padded = (
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    return [render(header), "  ".join("-" * w for w in widths), *map(render, rows)]

@@ -22,8 +22,10 @@ def _banner(settings: Settings, admin_key: str) -> str:
 PreviewGate demo is running at {base}
   admin API key: {admin_key}
 
-Send a first request:
+Send a first request ({DEMO_MODEL} is priced: the answer's usage.cost is what it cost the
+admin's demo credit):
   curl -s {base}/v1/chat/completions -H 'content-type: application/json' \\
+    -H 'authorization: Bearer {admin_key}' \\
     -d '{{"model": "{DEMO_MODEL}", "messages": [{{"role": "user", "content": "Hi"}}]}}'
 
 A preview experiment splits machines between two checkpoints (blind: the response never

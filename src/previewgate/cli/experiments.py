@@ -19,7 +19,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.cli.common import publish_invalidation, run_in_session, settings_or_exit
+from previewgate.cli.common import publish_invalidation, run_in_session, settings_or_exit, table
 from previewgate.crypto import KeyCipher
 from previewgate.experiments import service, views
 from previewgate.experiments.models import Experiment, Variant
@@ -82,12 +82,18 @@ async def _variant(session: AsyncSession, experiment_id: uuid.UUID, ref: str) ->
     return service.find_variant(await service.get_experiment(session, experiment_id), ref)
 
 
-def _line(experiment: Experiment) -> str:
-    archived = " [archived]" if experiment.is_archived else ""
-    return (
-        f"{experiment.id}  {experiment.status:9} {experiment.public_model_id}  "
-        f"{experiment.name!r}  variants={len(experiment.variants)}{archived}"
-    )
+LIST_COLUMNS = ("id", "status", "model", "variants", "archived", "name")
+
+
+def _cells(experiment: Experiment) -> list[str]:
+    return [
+        str(experiment.id),
+        experiment.status,
+        experiment.public_model_id,
+        str(len(experiment.variants)),
+        "yes" if experiment.is_archived else "",
+        experiment.name,
+    ]
 
 
 @experiments.command("create")
@@ -125,10 +131,11 @@ def create(
 def list_(archived: bool | None, status: str | None) -> None:
     """List experiments, newest first."""
 
-    async def work(session: AsyncSession) -> list[str]:
-        return [_line(e) for e in await service.list_experiments(session, archived, status)]
+    async def work(session: AsyncSession) -> list[list[str]]:
+        return [_cells(e) for e in await service.list_experiments(session, archived, status)]
 
-    for line in run_in_session(settings_or_exit(), work):
+    rows = run_in_session(settings_or_exit(), work)
+    for line in table(LIST_COLUMNS, rows, right={3}) if rows else []:
         click.echo(line)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from typing import Any
 
 import click
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.catalog import service
-from previewgate.cli.common import publish_invalidation, run_in_session, settings_or_exit
+from previewgate.cli.common import publish_invalidation, run_in_session, settings_or_exit, table
 from previewgate.crypto import KeyCipher
 
 
@@ -86,7 +87,26 @@ def models_list() -> None:
     async def work(session: AsyncSession) -> list[dict[str, object]]:
         return [service.public_view(m) for m in await service.list_models(session)]
 
-    for view in run_in_session(settings_or_exit(), work):
-        click.echo(
-            f"{view['public_id']:40} {view['kind']:10} key_configured={view['key_configured']}"
-        )
+    rows = [_cells(view) for view in run_in_session(settings_or_exit(), work)]
+    for line in table(LIST_COLUMNS, rows, right={3, 4}) if rows else []:
+        click.echo(line)
+
+
+LIST_COLUMNS = ("id", "kind", "key", "in $/M", "out $/M", "upstream")
+
+
+def _cells(view: dict[str, Any]) -> list[str]:
+    pricing = view["pricing"] or {}
+    upstream = view["upstream"] or {}
+    return [
+        view["public_id"],
+        view["kind"],
+        "configured" if view["key_configured"] else "-",
+        _price(pricing.get("input")),
+        _price(pricing.get("output")),
+        str(upstream.get("base_url") or "-"),
+    ]
+
+
+def _price(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.cli.common import run_in_session, settings_or_exit
+from previewgate.cli.common import run_in_session, settings_or_exit, table
 from previewgate.evidence import retention
 from previewgate.evidence.blobs import open_blob_store
 from previewgate.reporting.inference import Mode
@@ -45,6 +45,10 @@ VERSION_COLUMNS = (
     "slot", "checkpoint", "from", "req", "msgs", "subj", "err", "ttft p50/p95",
     "total p50/p95", "in avg", "out avg", "up/down", "up%",
 )  # fmt: skip
+VERSION_NUMBERS = range(3, len(VERSION_COLUMNS))
+COMPARISON_COLUMNS = ("comparison", "metric", "diff", "95% interval", "p", "note")
+COMPARISON_NUMBERS = (2, 3, 4)
+CLIPPED = " (clipped)"
 
 
 def _version_cells(row: dict[str, Any]) -> list[str]:
@@ -66,13 +70,13 @@ def _version_cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _table(header: tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-
-    def render(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    return [render(header), "  ".join("-" * w for w in widths).rstrip(), *map(render, rows)]
+def _interval(interval: dict[str, Any] | None, show: Callable[[float | None], str]) -> str:
+    """``[lower, upper]``; a bound clipped to the metric's range is labelled as such."""
+    if not interval:
+        return "-"
+    lower = show(interval["lower"]) + (CLIPPED if interval.get("lower_clipped") else "")
+    upper = show(interval["upper"]) + (CLIPPED if interval.get("upper_clipped") else "")
+    return f"[{lower}, {upper}]"
 
 
 def _comparison_rows(report: dict[str, Any]) -> list[list[str]]:
@@ -86,9 +90,8 @@ def _comparison_rows(report: dict[str, Any]) -> list[list[str]]:
         )
         for metric in ("error_rate", "up_rate", "total_ms_mean", "output_tokens_mean"):
             found = comparison[metric]
-            interval = found["interval"]
             show = _pct if metric.endswith("rate") else _one_decimal
-            ci = f"[{show(interval['lower'])}, {show(interval['upper'])}]" if interval else "-"
+            ci = _interval(found["interval"], show)
             note = "small sample" if found["small_sample"] else ""
             note = "SIGNIFICANT" if found["significant"] else note
             p_value = "-" if found["p_value"] is None else f"{found['p_value']:.3g}"
@@ -111,12 +114,16 @@ def format_report(report: dict[str, Any]) -> str:
     if srm.get("p_value") is not None:
         srm_line += f" (p = {srm['p_value']:.3g})"
     lines += [srm_line, ""]
-    lines += _table(VERSION_COLUMNS, [_version_cells(row) for row in report["versions"]])
+    rows = [_version_cells(row) for row in report["versions"]]
+    lines += table(VERSION_COLUMNS, rows, VERSION_NUMBERS)
     lines.append("(* small sample; latency in ms over successful requests)")
     if report["comparisons"]:
         lines.append("")
-        header = ("comparison", "metric", "diff", "95% interval", "p", "")
-        lines += _table(header, _comparison_rows(report))
+        lines += table(COMPARISON_COLUMNS, _comparison_rows(report), COMPARISON_NUMBERS)
+        lines.append(
+            "(diff = treatment - control; a bound marked (clipped) lay beyond the metric's "
+            "range and is cut to it)"
+        )
     lines += ["", "caveats:"] + [f"- {caveat}" for caveat in report["caveats"]]
     return "\n".join(lines)
 

@@ -4,12 +4,18 @@ Behaviour is chosen by the last user message when it starts with ``#mock:``:
 ``500``, ``429``, ``400``, ``drop`` (close the connection), ``slow=SECONDS``
 (delay before the first byte), ``cut`` (stream stops mid-way), ``invalid_json``,
 ``big=BYTES`` (a large body). Every request received is recorded.
+
+When the request offers ``tools`` (and ``tool_choice`` is not ``"none"``) and the last
+message is not a tool result, the answer is a call of the chosen (else the first) tool, with
+placeholder arguments for the tool's required parameters and ``finish_reason: "tool_calls"``,
+in JSON or streamed in the OpenAI shape (the arguments arrive in pieces).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +73,15 @@ class MockUpstream:
         text = self.reply
         if behaviour.startswith("big="):
             text = "x" * int(behaviour.split("=", 1)[1])
-        usage = _usage(body, text)
+        call = tool_call(body, len(self.requests))
+        usage = _usage(body, call["function"]["arguments"] if call else text)
         if body.get("stream"):
+            if call is not None:
+                return await self._stream_call(request, body, model, call, usage)
             return await self._stream(request, body, model, text, usage, behaviour == "cut")
+        answer: dict[str, Any] = {"role": "assistant", "content": text}
+        if call is not None:
+            answer = {"role": "assistant", "content": None, "tool_calls": [call]}
         return web.json_response(
             {
                 "id": "chatcmpl-mock",
@@ -79,8 +91,8 @@ class MockUpstream:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop",
+                        "message": answer,
+                        "finish_reason": "tool_calls" if call else "stop",
                     }
                 ],
                 "usage": usage,
@@ -89,15 +101,9 @@ class MockUpstream:
             dumps=lambda o: orjson.dumps(o).decode(),
         )
 
-    async def _stream(
-        self,
-        request: web.Request,
-        body: dict[str, Any],
-        model: str,
-        text: str,
-        usage: dict[str, Any],
-        cut: bool,
-    ) -> web.StreamResponse:
+    async def _begin_stream(
+        self, request: web.Request, model: str
+    ) -> tuple[web.StreamResponse, Callable[[dict[str, Any]], Awaitable[None]]]:
         resp = web.StreamResponse(
             headers={
                 "content-type": "text/event-stream",
@@ -116,6 +122,52 @@ class MockUpstream:
         async def event(payload: dict[str, Any]) -> None:
             await resp.write(b"data: " + orjson.dumps({**base, **payload}) + b"\n\n")
 
+        return resp, event
+
+    async def _stream_call(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        model: str,
+        call: dict[str, Any],
+        usage: dict[str, Any],
+    ) -> web.StreamResponse:
+        resp, event = await self._begin_stream(request, model)
+        await event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]})
+        head = {"index": 0, "id": call["id"], "type": "function"}
+        head["function"] = {"name": call["function"]["name"], "arguments": ""}
+        await event({"choices": [{"index": 0, "delta": {"tool_calls": [head]}}]})
+        arguments = call["function"]["arguments"]
+        for i in range(0, len(arguments), 8):
+            piece = {"index": 0, "function": {"arguments": arguments[i : i + 8]}}
+            await event({"choices": [{"index": 0, "delta": {"tool_calls": [piece]}}]})
+        await event({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+        await self._end_stream(resp, event, body, usage)
+        return resp
+
+    async def _end_stream(
+        self,
+        resp: web.StreamResponse,
+        event: Callable[[dict[str, Any]], Awaitable[None]],
+        body: dict[str, Any],
+        usage: dict[str, Any],
+    ) -> None:
+        options = body.get("stream_options") or {}
+        if isinstance(options, dict) and options.get("include_usage"):
+            await event({"choices": [], "usage": usage})
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+
+    async def _stream(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        model: str,
+        text: str,
+        usage: dict[str, Any],
+        cut: bool,
+    ) -> web.StreamResponse:
+        resp, event = await self._begin_stream(request, model)
         await event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
         words = text.split(" ")
         for i in range(0, len(words), self.chunk_words):
@@ -130,11 +182,7 @@ class MockUpstream:
                 request.transport.close()
                 return resp
         await event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        options = body.get("stream_options") or {}
-        if options.get("include_usage"):
-            await event({"choices": [], "usage": usage})
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
+        await self._end_stream(resp, event, body, usage)
         return resp
 
 
@@ -147,6 +195,48 @@ def _behaviour(body: dict[str, Any]) -> str:
                 return content[6:].split()[0]
             break
     return ""
+
+
+# Placeholder argument values by JSON Schema type.
+_PLACEHOLDERS: dict[str, Any] = {
+    "string": "demo",
+    "integer": 1,
+    "number": 1,
+    "boolean": True,
+    "array": [],
+    "object": {},
+}
+
+
+def tool_call(body: dict[str, Any], serial: int) -> dict[str, Any] | None:
+    """The tool call a request gets, or None for a text answer (see the module docstring)."""
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    functions = [t["function"] for t in tools if isinstance(t.get("function"), dict)]
+    functions = [f for f in functions if isinstance(f.get("name"), str) and f["name"]]
+    choice = body.get("tool_choice")
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    if not functions or choice == "none" or last.get("role") == "tool":
+        return None
+    chosen = functions[0]
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        wanted = choice["function"].get("name")
+        chosen = next((f for f in functions if f["name"] == wanted), chosen)
+    schema = chosen.get("parameters")
+    schema = schema if isinstance(schema, dict) else {}
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    required = [r for r in schema.get("required") or [] if isinstance(r, str)]
+    arguments = {}
+    for name in required:
+        spec = properties.get(name)
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        arguments[name] = _PLACEHOLDERS.get(kind, "demo") if isinstance(kind, str) else "demo"
+    return {
+        "id": f"call_mock_{serial}",
+        "type": "function",
+        "function": {"name": chosen["name"], "arguments": orjson.dumps(arguments).decode()},
+    }
 
 
 def _usage(body: dict[str, Any], text: str) -> dict[str, Any]:

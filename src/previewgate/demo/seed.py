@@ -22,6 +22,10 @@ from previewgate.experiments.schemas import ExperimentCreate, VariantCreate
 DEMO_ADMIN = "admin@demo.local"
 DEMO_MODEL = "demo/echo"
 DEMO_UPSTREAM_KEY = "sk-demo-upstream-key"
+# USD per million tokens: the production demo model is priced, so answers show a usage.cost
+# (preview traffic stays free), and the demo admin gets prepaid credit to spend on it.
+DEMO_PRICING = {"input": 0.5, "output": 1.5}
+DEMO_CREDIT_MICROUSD = 10_000_000
 
 
 DEMO_PREVIEW = "acme/preview-experiment-demo"
@@ -47,6 +51,8 @@ async def seed_demo(
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
     admin_key = key_file.read_text().strip()
+    if admin.balance_microusd <= 0:
+        admin.balance_microusd = DEMO_CREDIT_MICROUSD
 
     upstream = {"internal_id": "mock-echo-1", "base_url": upstream_base}
     model = await session.get(CatalogModel, DEMO_MODEL)
@@ -61,10 +67,12 @@ async def seed_demo(
                 description="A local mock model that answers without internet.",
                 upstream=upstream,  # type: ignore[arg-type]
                 api_key=DEMO_UPSTREAM_KEY,
+                pricing=catalog.Pricing(**DEMO_PRICING),
             ),
         )
     else:
         model.upstream = catalog.parse_upstream(upstream).stored()
+        model.pricing = model.pricing or dict(DEMO_PRICING)
     await session.flush()
     return DemoSeed(admin_key=admin_key)
 

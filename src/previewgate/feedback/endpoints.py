@@ -30,10 +30,17 @@ def _who(request: Request, runtime: RuntimeDep) -> tuple[uuid.UUID | None, str |
 async def post_feedback(
     data: FeedbackIn, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
-    """Rate your own request; 404 for any id you did not send (yours or nobody's alike)."""
+    """Rate your own request (by the answer's ``id``, ``gen-...``) or message (by the
+    ``x-client-request-id`` you sent); 404 for any id you did not send (yours or nobody's
+    alike)."""
     user_id, machine = _who(request, runtime)
     row = await service.record_feedback(session, data, user_id, machine)
-    return {"id": str(row.id), "client_request_id": row.client_request_id, "rating": row.rating}
+    return {
+        "id": str(row.id),
+        "response_id": row.response_id,
+        "client_request_id": row.client_request_id,
+        "rating": row.rating,
+    }
 
 
 @router.post("/events", status_code=202)

@@ -1,4 +1,12 @@
-"""Feedback ingestion: thumbs up/down keyed by the client's request id.
+"""Feedback ingestion: thumbs up/down keyed by the gateway's response id or the client's
+request id.
+
+The response id (``gen-<usage id hex>``: the answer's ``id``, every SSE chunk's ``id``, the
+``x-request-id`` header) rates that one request. The client request id (the
+``x-client-request-id`` header) rates a message: every request the caller sent with it. An
+id that is the response id of one of the caller's requests is read as such wherever an id is
+accepted (``response_id``, ``client_request_id``, an event's ``parentMessageID``); any other
+text is a client request id.
 
 Feedback belongs to the caller who made the request (see ``queries.rater_of_request``):
 anybody else, and any id with no experiment request behind it, gets the same 404, so the
@@ -13,11 +21,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.errors import NotFound, Unprocessable
 from previewgate.feedback import queries
+from previewgate.feedback.queries import Rater, Target
+from previewgate.gateway.endpoints import response_id, usage_id_of
 
 Rating = Literal["up", "down"]
 FEEDBACK_EVENT = "Feedback Submitted"
@@ -28,9 +38,20 @@ _DOWN = {"down", "thumbs_down", "thumbsdown", "negative", "dislike", "bad", "-1"
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    client_request_id: str = Field(min_length=1, max_length=200)
+    response_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the answer's id, gen-..."
+    )
+    client_request_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the request id you sent"
+    )
     rating: Rating
     comment: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _one_id(self) -> FeedbackIn:
+        if (self.response_id is None) == (self.client_request_id is None):
+            raise ValueError("give exactly one of response_id and client_request_id")
+        return self
 
 
 class AnalyticsEvent(BaseModel):
@@ -72,24 +93,43 @@ def feedback_from_event(event: AnalyticsEvent) -> FeedbackIn | None:
 @dataclass(frozen=True)
 class Recorded:
     id: uuid.UUID
-    client_request_id: str
+    client_request_id: str | None
+    response_id: str | None
     rating: Rating
+
+
+def _candidates(data: FeedbackIn) -> list[Target]:
+    """What the given id may name, most specific first."""
+    if data.response_id is not None:
+        usage_id = usage_id_of(data.response_id)
+        return [Target(usage_id=usage_id)] if usage_id is not None else []
+    assert data.client_request_id is not None
+    usage_id = usage_id_of(data.client_request_id)
+    found = [Target(usage_id=usage_id)] if usage_id is not None else []
+    return [*found, Target(client_request_id=data.client_request_id)]
+
+
+async def _owned(
+    session: AsyncSession, data: FeedbackIn, user_id: uuid.UUID | None, machine_id: str | None
+) -> tuple[Target, Rater]:
+    for target in _candidates(data):
+        rater = await queries.rater_of_request(session, target, user_id, machine_id)
+        if rater is not None:
+            return target, rater
+    raise NotFound(
+        "no request of yours has this id "
+        "(feedback is accepted from the caller who made the request)"
+    )
 
 
 async def record_feedback(
     session: AsyncSession, data: FeedbackIn, user_id: uuid.UUID | None, machine_id: str | None
 ) -> Recorded:
-    """Store the caller's rating of their own request, replacing their earlier one.
+    """Store the caller's rating of their own request or message, replacing their earlier one.
 
-    ``NotFound`` when the caller made no experiment request with this client request id.
+    ``NotFound`` when the caller made no experiment request with this id.
     """
-    rater = await queries.rater_of_request(session, data.client_request_id, user_id, machine_id)
-    if rater is None:
-        raise NotFound(
-            "no request of yours has this client_request_id "
-            "(feedback is accepted from the caller who made the request)"
-        )
-    row_id = await queries.save_rating(
-        session, data.client_request_id, rater, data.rating, data.comment
-    )
-    return Recorded(row_id, data.client_request_id, data.rating)
+    target, rater = await _owned(session, data, user_id, machine_id)
+    row_id = await queries.save_rating(session, target, rater, data.rating, data.comment)
+    rated = response_id(target.usage_id) if target.usage_id is not None else None
+    return Recorded(row_id, target.client_request_id, rated, data.rating)

@@ -155,9 +155,22 @@ class _DisconnectWatcher:
             self._task.cancel()
 
 
+RESPONSE_ID_PREFIX = "gen-"
+
+
 def response_id(usage_id: uuid.UUID) -> str:
     """The gateway's id for an answer (JSON ``id``, every SSE chunk, ``x-request-id``)."""
-    return "gen-" + usage_id.hex
+    return RESPONSE_ID_PREFIX + usage_id.hex
+
+
+def usage_id_of(value: str) -> uuid.UUID | None:
+    """The usage id behind a response id made by ``response_id``; None for any other text."""
+    if not value.startswith(RESPONSE_ID_PREFIX):
+        return None
+    digits = value[len(RESPONSE_ID_PREFIX) :]
+    if len(digits) != 32 or digits.strip("0123456789abcdef"):
+        return None
+    return uuid.UUID(hex=digits)
 
 
 def _tool_call_key(encryption_key: bytes | None) -> bytes:

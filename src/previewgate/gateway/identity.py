@@ -75,14 +75,19 @@ def client_ip(
     return hops[0] if hops else peer
 
 
-def caller_from_authorization(authorization: str | None, snapshot: Snapshot) -> Caller | None:
-    """Resolve ``Authorization: Bearer <key>``; None when absent; 401 when given but unknown."""
+def caller_from_authorization(
+    authorization: str | None, snapshot: Snapshot, anonymous_key: str
+) -> Caller | None:
+    """Resolve ``Authorization: Bearer <key>``; None when absent or the configured anonymous
+    key (``PREVIEWGATE_ANONYMOUS_KEY``); 401 when given but unknown."""
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Authorization must be 'Bearer <api key>'")
+    if anonymous_key and token == anonymous_key:
+        return None  # not a secret: SDKs that insist on a key may call anonymously with it
     # A dict lookup by sha256 digest: the secret itself is never compared byte by byte.
     caller = snapshot.callers.get(hash_api_key(token))
     if caller is None:
@@ -94,7 +99,9 @@ def identify(
     headers: dict[str, str], peer: str | None, snapshot: Snapshot, settings: Settings
 ) -> Identity:
     return Identity(
-        caller=caller_from_authorization(headers.get("authorization"), snapshot),
+        caller=caller_from_authorization(
+            headers.get("authorization"), snapshot, settings.anonymous_key
+        ),
         machine_id=_first(headers, settings.machine_headers),
         session_id=_first(headers, settings.session_headers),
         client_request_id=_first(headers, settings.request_id_headers),

@@ -31,7 +31,15 @@ Formulas and sources (all distribution functions come from scipy.stats):
   Fabijan et al., "Diagnosing sample ratio mismatch in online controlled experiments",
   KDD 2019, and Kohavi, Tang & Xu, Trustworthy Online Controlled Experiments, 2020, ch. 21.
 
-Per-arm Wilson intervals are descriptive fixed-horizon intervals in both modes.  Values that
+Per-arm intervals (Wilson for rates, Student t for means) are descriptive fixed-horizon
+intervals in both modes.
+
+Intervals are clipped to the range the quantity can take (a confidence interval intersected
+with the parameter space keeps its coverage): a rate to [0, 1], a difference of two rates to
+[-1, 1], a mean to the values' range (e.g. latencies and token counts >= 0, ``value_range``)
+and a difference of means to [lo - hi, hi - lo] of that range.  A clipped bound says so
+(``lower_clipped`` / ``upper_clipped``): the computed bound lay outside the range, so the
+interval is really one-sided there.  Values that
 cannot be computed (n = 0, zero variance) are None, never NaN, so ``dataclasses.asdict`` of
 any result passes ``json.dumps(..., allow_nan=False)``.  Invalid arguments (negative counts,
 successes > n, alpha outside (0, 1), unknown mode) raise ValueError.
@@ -62,6 +70,24 @@ SRM_MIN_SUBJECTS = 8  # per slot, below which SRM reports insufficient_sample
 class Interval:
     lower: float
     upper: float
+    lower_clipped: bool = False  # the computed bound lay below the quantity's range
+    upper_clipped: bool = False  # ... above it
+
+
+NON_NEGATIVE = (0.0, math.inf)  # latencies, token counts
+UNBOUNDED = (-math.inf, math.inf)
+
+
+def clip(interval: Interval | None, low: float, high: float) -> Interval | None:
+    """``interval`` limited to ``[low, high]``, its clipped bounds labelled as such."""
+    if interval is None:
+        return None
+    return Interval(
+        max(interval.lower, low),
+        min(interval.upper, high),
+        interval.lower_clipped or interval.lower < low,
+        interval.upper_clipped or interval.upper > high,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,6 +117,7 @@ class MeanArm:
     n: int
     mean: float | None
     variance: float | None  # sample variance (ddof=1)
+    interval: Interval | None = None  # Student t, fixed horizon, clipped to the value range
 
 
 @dataclass(frozen=True)
@@ -220,7 +247,7 @@ def compare_rates(
         control=arm(control_successes, control_n),
         treatment=arm(treatment_successes, treatment_n),
         difference=_finite(diff),
-        interval=_interval(diff, half),
+        interval=clip(_interval(diff, half), -1.0, 1.0),
         p_value=p_value,
         small_sample=small,
         significant=p_value is not None and p_value <= alpha and not small,
@@ -269,10 +296,13 @@ def compare_means_from_summary(
     mode: Mode = "sequential",
     alpha: float = 0.05,
     tau2: float = DEFAULT_TAU2,
+    value_range: tuple[float, float] = UNBOUNDED,
 ) -> MeanComparison:
     """Compare means from per-arm (n, mean, sample variance with ddof=1); arm 1 is control.
 
-    None (e.g. SQL NULL for n < 2) is accepted for a mean or variance.
+    None (e.g. SQL NULL for n < 2) is accepted for a mean or variance.  ``value_range`` is
+    the range individual values can take (``NON_NEGATIVE`` for latencies and counts): arm
+    intervals are clipped to it, the difference's to ``[lo - hi, hi - lo]``.
     """
     _check_common(mode, alpha, tau2)
     if n1 < 0 or n2 < 0:
@@ -289,19 +319,33 @@ def compare_means_from_summary(
     )
     small = min(n1, n2) < MIN_MEAN_N
     p_value = _finite(min(p, 1.0))
+    low, high = value_range
+
+    def arm(n: int, mean: float | None, var: float | None) -> MeanArm:
+        interval = clip(_mean_interval(n, f(mean), f(var), alpha), low, high)
+        return MeanArm(n, _finite(f(mean)), _finite(f(var)) if n >= 2 else None, interval)
+
     return MeanComparison(
         mode=mode,
         alpha=alpha,
-        control=MeanArm(n1, _finite(f(mean1)), _finite(f(var1)) if n1 >= 2 else None),
-        treatment=MeanArm(n2, _finite(f(mean2)), _finite(f(var2)) if n2 >= 2 else None),
+        control=arm(n1, mean1, var1),
+        treatment=arm(n2, mean2, var2),
         difference=_finite(diff),
-        interval=_interval(diff, half),
+        interval=clip(_interval(diff, half), low - high, high - low),
         p_value=p_value,
         df=_finite(df) if mode == "fixed_horizon" else None,
         small_sample=small,
         significant=p_value is not None and p_value <= alpha and not small,
         tau2=tau2 if mode == "sequential" else None,
     )
+
+
+def _mean_interval(n: int, mean: float, var: float, alpha: float) -> Interval | None:
+    """Student t interval for one mean; None below two values or without a variance."""
+    if n < 2 or not (math.isfinite(mean) and math.isfinite(var)):
+        return None
+    half = float(stats.t.ppf(1.0 - alpha / 2.0, n - 1)) * math.sqrt(var / n)
+    return _interval(mean, half)
 
 
 def compare_means(
@@ -311,6 +355,7 @@ def compare_means(
     mode: Mode = "sequential",
     alpha: float = 0.05,
     tau2: float = DEFAULT_TAU2,
+    value_range: tuple[float, float] = UNBOUNDED,
 ) -> MeanComparison:
     """Compare the mean of ``treatment`` with that of ``control`` (Welch / mSPRT)."""
 
@@ -321,7 +366,12 @@ def compare_means(
         return n, mean, float(arr.var(ddof=1)) if n >= 2 else None
 
     return compare_means_from_summary(
-        *summary(control), *summary(treatment), mode=mode, alpha=alpha, tau2=tau2
+        *summary(control),
+        *summary(treatment),
+        mode=mode,
+        alpha=alpha,
+        tau2=tau2,
+        value_range=value_range,
     )
 
 

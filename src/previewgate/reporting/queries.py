@@ -20,7 +20,9 @@ Definitions the report relies on:
   only the two ranks around each percentile, interpolated by ``interpolate`` (same formula).
 * Feedback: one rating per rater and message (client request id): a rating counts for
   every version that served that message to its rater (the user who sent it, or the machine
-  for an anonymous request), so another caller's rating never counts for a request.
+  for an anonymous request), so another caller's rating never counts for a request.  A
+  rating given by response id counts once, for the version that served that request, and
+  replaces its rater's message rating for that request (one rating per rater and request).
 
 Performance (1M rows, see ``bench/stats_1m.py``): one pass over request x usage computes
 everything per version; on PostgreSQL the distinct subjects of each version are kept as
@@ -43,6 +45,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    exists,
     false,
     func,
     literal,
@@ -56,7 +59,7 @@ from sqlalchemy import ColumnElement as Col
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from previewgate.evidence.models import ExperimentRequest as R
 from previewgate.experiments import queries as experiment_queries
@@ -329,14 +332,24 @@ async def _add_messages(
         Feedback.user_id == U.user_id,
         and_(U.user_id.is_(None), Feedback.user_id.is_(None), Feedback.machine_id == U.machine_id),
     )
-    rated = (
+    # A request rated by its response id is rated by that rating alone: the more specific
+    # rating wins, so its rater's message rating does not count for it (one per request).
+    per_request = aliased(Feedback)
+    rated_alone = exists().where(per_request.usage_id == R.usage_id)
+    by_message = (
         select(R.variant_version_id.label("vid"), Feedback.id.label("fid"), Feedback.rating)
         .join(Feedback, Feedback.client_request_id == R.client_request_id)
         .join(U, U.id == R.usage_id)
-        .where(*where, by_sender)
+        .where(*where, by_sender, ~rated_alone)
         .distinct()
-        .subquery()
     )
+    # Ratings by response id name one request each, owned by their rater (checked on write).
+    by_request = (
+        select(R.variant_version_id.label("vid"), Feedback.id.label("fid"), Feedback.rating)
+        .join(Feedback, Feedback.usage_id == R.usage_id)
+        .where(*scope.requests())
+    )
+    rated = union_all(by_message, by_request).subquery()
     query = select(rated.c.vid, rated.c.rating, func.count()).group_by(rated.c.vid, rated.c.rating)
     for vid, rating, count in await session.execute(query):
         if rating == "up":

@@ -24,6 +24,7 @@ from previewgate.reporting import queries
 from previewgate.reporting.figures import Moments, StatsFilter, Subject, VersionStats
 from previewgate.reporting.inference import (
     MIN_MEAN_N,
+    NON_NEGATIVE,
     Mode,
     compare_means_from_summary,
     compare_rates,
@@ -41,13 +42,17 @@ MODE_TEXT = {
 CAVEATS = [
     "A request's version is both the intended and the served checkpoint: the gateway is "
     "single-shot (no retries across upstreams).",
-    "Message-level figures (distinct messages, thumbs up/down, up-rate) use distinct client "
-    "request ids; requests sent without one count as requests only.",
-    "Feedback counts one rating per rater and message: only the caller who sent a message "
-    "(the user, or the machine for anonymous requests) can rate it, and rating again replaces "
-    "their earlier rating.",
+    "Distinct messages use distinct client request ids; requests sent without one count as "
+    "requests only.",
+    "Feedback counts one rating per rater and message (client request id) or request "
+    "(response id, gen-...): only the caller who sent it (the user, or the machine for "
+    "anonymous requests) can rate it, rating again replaces their earlier rating, and a "
+    "request's own rating replaces its message's rating for that request.",
     "Latency and token statistics describe successful requests; failures count in the error rate.",
     "Percentiles interpolate linearly between closest ranks (percentile_cont).",
+    "Intervals are clipped to the range the quantity can take (rates to [0, 1], differences "
+    "of rates to [-1, 1], mean latencies and token counts to >= 0); a clipped bound is "
+    "labelled lower_clipped / upper_clipped: the computed bound lay beyond the range.",
     "Unique subjects are distinct (subject kind, value) pairs: user id, machine id or client "
     "IP, whichever the allocation used.",
 ]
@@ -129,6 +134,7 @@ def _means(control: Moments, treatment: Moments, mode: Mode, alpha: float) -> di
             treatment.variance,
             mode=mode,
             alpha=alpha,
+            value_range=NON_NEGATIVE,  # latencies and token counts
         )
     )
 

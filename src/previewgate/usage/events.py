@@ -70,4 +70,13 @@ class UsageEvent:
             "client_ip": self.client_ip,
             "streamed": self.streamed,
             "client_meta": self.client_meta,
+            "upstream_response_id": _printable(self.upstream_response_id),
         }
+
+
+def _printable(value: str | None) -> str | None:
+    """Upstream text bound for a column: no NUL (PostgreSQL refuses it), no lone surrogates,
+    so a hostile id can never make the store refuse the usage row."""
+    if value is None or value.isprintable():
+        return value
+    return "".join(ch for ch in value if ch.isprintable()) or None

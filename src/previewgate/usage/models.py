@@ -40,3 +40,5 @@ class Usage(Base):
     streamed: Mapped[bool]
     # Client facts for reporting: user_agent, feature, mode, editor.
     client_meta: Mapped[dict[str, Any] | None]
+    # The upstream's own id for its answer, for support; clients only see ours (gen-...).
+    upstream_response_id: Mapped[str | None] = mapped_column(String(200))
