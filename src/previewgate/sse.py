@@ -228,7 +228,7 @@ class SseEvents:
         if not self._pending and not self._broken:
             line = self._lines.single_event(chunk)
             if line is not None:
-                return self._events((line, b"\n"))
+                return self._single(line)
         _, lines = self._lines.feed(chunk)
         return self._events(lines) if lines else []
 
@@ -237,6 +237,18 @@ class SseEvents:
         if self._pending and not self._broken and (event := self._dispatch()) is not _NOTHING:
             out.append(event)
         return out
+
+    def _single(self, line: bytes) -> list[Any]:
+        """One whole event in one data line (``data:...\\n``): no line loop needed."""
+        payload = line[6:-1] if line[5] == 32 else line[5:-1]
+        if payload == b"[DONE]":
+            return [DONE]
+        if not payload.strip():
+            return []
+        try:
+            return [loads_exact(payload, constants=self.constants)]
+        except ValueError:
+            return [Invalid(payload)]
 
     def _break(self) -> None:
         self._pending.clear()
