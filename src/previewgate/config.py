@@ -24,6 +24,10 @@ class ConfigError(Exception):
     """The environment does not describe a runnable gateway."""
 
 
+# A century: any longer and "now - grace" falls before year 1 (an overflow, not a refusal).
+MAX_GC_GRACE_S = 100 * 365 * 86400
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PREVIEWGATE_", extra="ignore")
 
@@ -47,7 +51,7 @@ class Settings(BaseSettings):
     writer_max_buffer: int = Field(default=100_000, ge=1)
     writer_linger_s: float = Field(default=0.25, ge=0, le=10)
     capture_limit_bytes: int = Field(default=4 * MiB, ge=1024)
-    gc_grace_s: float = Field(default=3600.0, ge=0)
+    gc_grace_s: float = Field(default=3600.0, ge=0, le=MAX_GC_GRACE_S)
     session_secret: str | None = None
     # A Bearer value that means "anonymous caller", for SDKs that refuse an empty key.
     # Empty disables it (any key then must be a real one).

@@ -13,6 +13,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.cli.common import run_in_session, settings_or_exit, table
+from previewgate.config import MAX_GC_GRACE_S
 from previewgate.evidence import retention
 from previewgate.evidence.blobs import open_blob_store
 from previewgate.reporting.inference import Mode
@@ -169,7 +170,11 @@ def wipe(experiment_id: uuid.UUID, drop_rows: bool, yes: bool) -> None:
 
 
 @click.command("gc")
-@click.option("--grace-s", type=float, help="Keep blobs younger than this (default: settings).")
+@click.option(
+    "--grace-s",
+    type=click.FloatRange(0, MAX_GC_GRACE_S),
+    help="Keep blobs younger than this many seconds (default: settings; at most a century).",
+)
 def gc(grace_s: float | None) -> None:
     """Delete stored prompts and responses that no attribution row references."""
     settings = settings_or_exit()

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
+from previewgate.config import MAX_GC_GRACE_S
 from previewgate.deps import AdminDep, RuntimeDep, SessionDep
 from previewgate.evidence import retention
 
@@ -24,7 +25,7 @@ class WipeIn(BaseModel):
 class GcIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    grace_s: float | None = Field(default=None, ge=0)
+    grace_s: float | None = Field(default=None, ge=0, le=MAX_GC_GRACE_S)
 
 
 @router.post("/experiments/{experiment_id}/wipe-prompts")
