@@ -52,9 +52,7 @@ class BlindError(BodyReader):
     limit = MAX_ERROR_BODY
     truncate = True
 
-    def finish(self) -> tuple[Head | None, bytes]:
-        if self.outcome.response_started:
-            return self._final
+    def answer(self) -> tuple[Head | None, bytes]:
         status = self.status
         if not 100 <= status <= 599:
             return self.fail("invalid_response", InvalidUpstreamResponse("Invalid model answer."))
@@ -68,9 +66,7 @@ class BlindError(BodyReader):
 class BlindJson(BodyReader):
     """A whole (non-streamed) answer, parsed and rebuilt."""
 
-    def finish(self) -> tuple[Head | None, bytes]:
-        if self.outcome.response_started:
-            return self._final
+    def answer(self) -> tuple[Head | None, bytes]:
         doc = _parse(self.body())
         if not isinstance(doc, dict):
             return self.fail("invalid_response", InvalidUpstreamResponse("Invalid model answer."))

@@ -108,9 +108,7 @@ def _set_cost(usage: bytes, cost: bytes) -> bytes:
 
 
 class FaithfulJson(BodyReader):
-    def finish(self) -> tuple[Head | None, bytes]:
-        if self.outcome.response_started:
-            return self._final
+    def answer(self) -> tuple[Head | None, bytes]:
         body = self.body()
         try:
             doc = loads_exact(body, constants=True)
@@ -255,9 +253,7 @@ class FaithfulError(BodyReader):
     limit = MAX_ERROR_BODY
     truncate = True
 
-    def finish(self) -> tuple[Head | None, bytes]:
-        if self.outcome.response_started:
-            return self._final
+    def answer(self) -> tuple[Head | None, bytes]:
         status = self.status
         if not 400 <= status <= 599:
             kind = "invalid_response" if status > 599 else f"upstream_{status}"

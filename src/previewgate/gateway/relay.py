@@ -220,3 +220,12 @@ class BodyReader(Relay):
 
     def body(self) -> bytes:
         return b"".join(self._parts)[: self.limit]
+
+    def finish(self) -> tuple[Head | None, bytes]:
+        if self.outcome.response_started:  # settled while reading (e.g. too large)
+            return self._final
+        return self.answer()
+
+    def answer(self) -> tuple[Head | None, bytes]:
+        """The head and body for the whole upstream body (``self.body()``)."""
+        raise NotImplementedError
