@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -18,6 +19,25 @@ from previewgate.store.engine import create_engine, session_factory
 from previewgate.usage.writer import UsageWriter
 
 log = logging.getLogger(__name__)
+
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Keep what start-up made (modules, the app, the first snapshot) out of the collector.
+
+    They live as long as the process, yet every full collection rescans them; full passes
+    come often because requests' evidence (an answer's merged objects, held until the writer
+    stores it) survives into the oldest generation. Measured with ``make bench`` at c=16:
+    experimented CPU per request 0.45-0.55 ms without, 0.32-0.44 ms with. Once per process
+    (a second freeze would also pin whatever the first runtime left behind).
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 @dataclass
@@ -72,6 +92,7 @@ class Runtime:
         )
         await self.routing.start()
         self.writer.start()
+        _freeze_startup_objects()
 
     async def stop(self) -> None:
         await self.writer.stop()

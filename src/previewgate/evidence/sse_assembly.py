@@ -217,7 +217,7 @@ class ResponseAssembler:
         self._limit = limit_bytes
         # An event longer than this is dropped whole (decided on its full length, so the
         # result never depends on how the stream was split).
-        self._events = SseEvents(max(2 * limit_bytes, 1 << 20), skip_long=True)
+        self._events: SseEvents | None = None  # only for ``feed``: the relay merges dicts
         self._choices: dict[int, _Choice] = {}
         self._meta: dict[str, str] = {}
         self._usage: dict[str, Any] | None = None
@@ -236,6 +236,8 @@ class ResponseAssembler:
 
     def feed(self, chunk: bytes) -> None:
         """Feed SSE bytes as they arrive."""
+        if self._events is None:
+            self._events = SseEvents(max(2 * self._limit, 1 << 20), skip_long=True)
         self._take(self._events.feed(chunk))
 
     def feed_json(self, body: bytes) -> None:
@@ -289,7 +291,8 @@ class ResponseAssembler:
         Every string of the result has ``secrets`` (the serving route's key and base URL)
         redacted before it is serialised: evidence never holds a partner credential.
         """
-        self._take(self._events.finish())
+        if self._events is not None:
+            self._take(self._events.finish())
         if not self._received:
             return None
         doc: dict[str, Any] = dict(self._meta)
