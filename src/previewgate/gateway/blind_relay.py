@@ -9,14 +9,13 @@ line) becomes `blind_errors.blind_error` or one of our transport errors.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 
 from previewgate.errors import InvalidUpstreamResponse, UpstreamError
 from previewgate.gateway.blind_errors import blind_error, retry_after
-from previewgate.gateway.blind_schema import Rebuilder, ToolCallIds, rebuild_usage
+from previewgate.gateway.blind_schema import Rebuilder, rebuild_usage
 from previewgate.gateway.relay import (
     INBAND_ERROR,
     MAX_ERROR_BODY,
@@ -30,13 +29,10 @@ from previewgate.gateway.relay import (
 from previewgate.sse import DONE, SseEvents, SseTooLarge, loads_exact
 
 _DONE_EVENT = b"data: [DONE]\n\n"
-_NO_KEY = ToolCallIds(b"")
 
 
 def _rebuilder(ctx: RelayContext) -> Rebuilder:
-    return Rebuilder(
-        ctx.public_id, ctx.response_id, ctx.created or int(time.time()), ctx.tool_ids or _NO_KEY
-    )
+    return Rebuilder(ctx.public_id, ctx.response_id, ctx.created, ctx.tool_ids)
 
 
 def _parse(body: bytes) -> Any:

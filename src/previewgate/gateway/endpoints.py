@@ -215,17 +215,11 @@ class ChatCompletions:
 
         usage_id = uuid.uuid4()
         ctx = RelayContext(
-            public_id=decision.public_id,
+            route=decision,
             response_id=response_id(usage_id),
             created=int(time.time()),
-            blind=decision.experimented,
-            rewrite_model=decision.upstream is not None,
             wants_usage=client_wants_usage(body),
             streamed=stream,
-            price_in=decision.price_in,
-            price_out=decision.price_out,
-            secrets=decision.secrets(),
-            credentials=decision.credentials(),
             tool_ids=self.tool_ids,
         )
         outcome = Outcome(

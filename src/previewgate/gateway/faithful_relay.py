@@ -258,7 +258,8 @@ class FaithfulError(BodyReader):
         if not 400 <= status <= 599:
             kind = "invalid_response" if status > 599 else f"upstream_{status}"
             return self.fail(kind, InvalidUpstreamResponse("Invalid upstream answer."))
-        body = scrub_error_body(self.body(), status, self.ctx.public_id, self.ctx.secrets)
+        secrets = self.ctx.route.secrets()  # only errors need them: not made per request
+        body = scrub_error_body(self.body(), status, self.ctx.public_id, secrets)
         self.outcome.error_kind = f"upstream_{status}"
         self.outcome.status_code = status
         self.outcome.response_started = True

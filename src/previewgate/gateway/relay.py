@@ -26,6 +26,7 @@ from previewgate import metrics
 from previewgate.errors import PreviewGateError, UpstreamError
 from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.gateway.blind_schema import ToolCallIds
+from previewgate.gateway.resolve import RouteDecision
 from previewgate.redaction import redact
 
 MAX_ERROR_BODY = 64 * 1024
@@ -63,20 +64,28 @@ class Head:
 
 @dataclass(frozen=True, slots=True)
 class RelayContext:
-    """Everything a relay needs to know about the request it answers."""
+    """Everything a relay needs to know about the request it answers: the route, read
+    through, and what this request adds."""
 
-    public_id: str
+    route: RouteDecision
     response_id: str  # the gateway's own id: replaces the upstream's everywhere
     created: int
-    blind: bool
-    rewrite_model: bool  # catalog and experiment upstreams answer with their internal id
     wants_usage: bool  # the client asked for usage in a stream (we always ask the upstream)
     streamed: bool
-    price_in: float = 0.0
-    price_out: float = 0.0
-    secrets: tuple[str, ...] = ()  # what a faithful error text must not repeat
-    credentials: tuple[str, ...] = ()  # the route's key and base URL: never stored
-    tool_ids: ToolCallIds | None = None
+    tool_ids: ToolCallIds
+
+    @property
+    def public_id(self) -> str:
+        return self.route.public_id
+
+    @property
+    def blind(self) -> bool:
+        return self.route.experimented
+
+    @property
+    def rewrite_model(self) -> bool:
+        """Catalog and experiment upstreams answer with their internal id."""
+        return self.route.upstream is not None
 
 
 def cost_microusd(usage: dict[str, Any], price_in: float, price_out: float) -> int:
@@ -178,14 +187,15 @@ class Relay:
             value = doc.get("id")
             if isinstance(value, str) and value:
                 # Stored for support: an upstream may put anything there, its key included.
-                self.outcome.upstream_id = redact(value, self.ctx.credentials)[:MAX_UPSTREAM_ID]
+                credentials = self.ctx.route.credentials()
+                self.outcome.upstream_id = redact(value, credentials)[:MAX_UPSTREAM_ID]
 
     def record_usage(self, usage: Any) -> float:
         """Note the upstream's usage; returns the cost in USD the client is shown."""
         if not isinstance(usage, dict):
             return 0.0
         self.outcome.usage = usage
-        cost = cost_microusd(usage, self.ctx.price_in, self.ctx.price_out)
+        cost = cost_microusd(usage, self.ctx.route.price_in, self.ctx.route.price_out)
         self.outcome.cost_microusd = cost
         return cost / 1_000_000
 
