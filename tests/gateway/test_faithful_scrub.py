@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from previewgate.gateway.faithful_relay import (
     filter_response_headers,
     scrub_error_body,
-    scrub_error_text,
 )
+from previewgate.redaction import redact
 
 REDACTED = "[redacted]"
 
@@ -78,7 +78,7 @@ def test_filter_response_headers_full_allowlist_and_repeats() -> None:
     ]
 
 
-# --- scrub_error_text ------------------------------------------------------------------
+# --- redact (previewgate.redaction) ---------------------------------------------------
 
 
 def test_scrub_key_url_host_and_model() -> None:
@@ -87,7 +87,7 @@ def test_scrub_key_url_host_and_model() -> None:
         f"(host GPU-POOL-7.INTERNAL.EXAMPLE.COM, netloc gpu-pool-7.internal.example.com:8443) "
         f"with key {KEY}; full {BASE}chat/completions"
     )
-    out = scrub_error_text(text, SECRETS)
+    out = redact(text, SECRETS)
     for leak in ("gpu-pool", "internal.example", "8443", KEY, INTERNAL, "sk-live"):
         assert leak.lower() not in out.lower()
     assert "[redacted]chat/completions" in out
@@ -95,58 +95,56 @@ def test_scrub_key_url_host_and_model() -> None:
 
 
 def test_scrub_key_longest_first() -> None:
-    assert scrub_error_text("sk-abc sk-abcdef", ["sk-abc", "sk-abcdef"]) == (
-        f"{REDACTED} {REDACTED}"
-    )
-    assert scrub_error_text("sk-abcdef", ["sk-abc", "sk-abcdef"]) == REDACTED  # not "...def"
-    assert scrub_error_text("nothing here", ["", ""]) == "nothing here"
-    assert scrub_error_text("nothing here", []) == "nothing here"
-    assert scrub_error_text("", SECRETS) == ""
+    assert redact("sk-abc sk-abcdef", ["sk-abc", "sk-abcdef"]) == (f"{REDACTED} {REDACTED}")
+    assert redact("sk-abcdef", ["sk-abc", "sk-abcdef"]) == REDACTED  # not "...def"
+    assert redact("nothing here", ["", ""]) == "nothing here"
+    assert redact("nothing here", []) == "nothing here"
+    assert redact("", SECRETS) == ""
 
 
 def test_scrub_key_ignores_case() -> None:
     # Every form is matched without regard to case (src/previewgate/redaction.py).
-    assert scrub_error_text("SK-ABC and Sk-Abc", ["sk-abc"]) == f"{REDACTED} and {REDACTED}"
-    assert scrub_error_text(f"k={KEY.upper()}", SECRETS) == f"k={REDACTED}"
+    assert redact("SK-ABC and Sk-Abc", ["sk-abc"]) == f"{REDACTED} and {REDACTED}"
+    assert redact(f"k={KEY.upper()}", SECRETS) == f"k={REDACTED}"
 
 
 @pytest.mark.parametrize("masked", ["sk-live-****6789", "sk-live-...6789", "SK-LIVE-xxxx6789"])
 def test_scrub_masked_key(masked: str) -> None:
-    assert scrub_error_text(f"Incorrect API key provided: {masked}.", SECRETS) == (
+    assert redact(f"Incorrect API key provided: {masked}.", SECRETS) == (
         f"Incorrect API key provided: {REDACTED}."
     )
 
 
 def test_scrub_short_key_has_no_masked_form() -> None:
-    assert scrub_error_text("sk-a****wxyz", ["sk-abcdwxyz"]) == "sk-a****wxyz"
+    assert redact("sk-a****wxyz", ["sk-abcdwxyz"]) == "sk-a****wxyz"
 
 
 def test_scrub_url_password_is_a_secret() -> None:
     secrets = ["https://user:Pa55-w0rd@host.example:9000/v1"]
-    out = scrub_error_text("auth Pa55-w0rd failed; pa55-w0rd at HOST.EXAMPLE", secrets)
+    out = redact("auth Pa55-w0rd failed; pa55-w0rd at HOST.EXAMPLE", secrets)
     assert out == f"auth {REDACTED} failed; {REDACTED} at {REDACTED}"
 
 
 def test_scrub_host_port_of_a_url_with_credentials() -> None:
     secrets = ["https://user:Pa55-w0rd@host.example:9000/v1"]
-    assert scrub_error_text("at HOST.EXAMPLE:9000 now", secrets) == f"at {REDACTED} now"
+    assert redact("at HOST.EXAMPLE:9000 now", secrets) == f"at {REDACTED} now"
 
 
 def test_scrub_regex_characters_are_literal() -> None:
     secrets = ["https://a.b+c(d)*.example/v1", "k.y*+?"]
-    out = scrub_error_text("x A.B+C(D)*.EXAMPLE y k.y*+? z kXyyy", secrets)
+    out = redact("x A.B+C(D)*.EXAMPLE y k.y*+? z kXyyy", secrets)
     assert out == f"x {REDACTED} y {REDACTED} z kXyyy"
 
 
 def test_scrub_broken_url_still_redacts_the_text() -> None:
     secret = "http://[::1/v1"  # urlsplit raises on the broken IPv6 literal
-    assert scrub_error_text(f"at {secret.upper()} now", [secret]) == f"at {REDACTED} now"
+    assert redact(f"at {secret.upper()} now", [secret]) == f"at {REDACTED} now"
 
 
 @settings(max_examples=150, deadline=None, database=None)
 @given(st.text(max_size=30), st.text(max_size=30), st.sampled_from(SECRETS[:3]))
 def test_scrub_property(before: str, after: str, secret: str) -> None:
-    out = scrub_error_text(before + secret + after, SECRETS)
+    out = redact(before + secret + after, SECRETS)
     assert KEY not in out and INTERNAL not in out
     assert "gpu-pool-7.internal.example.com" not in out.lower()
 

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from previewgate.errors import NotFound, Unprocessable
 from previewgate.feedback import queries
 from previewgate.feedback.queries import Rater, Target
-from previewgate.gateway.endpoints import response_id, usage_id_of
+from previewgate.usage.ids import response_id, usage_id_of
 
 Rating = Literal["up", "down"]
 FEEDBACK_EVENT = "Feedback Submitted"

@@ -38,6 +38,7 @@ from previewgate.gateway.snapshot import Snapshot
 from previewgate.gateway.upstream import build_upstream_body, client_wants_usage
 from previewgate.store.base import utcnow
 from previewgate.usage.events import AttributionEvent, UsageEvent
+from previewgate.usage.ids import response_id
 
 if TYPE_CHECKING:
     from previewgate.runtime import Runtime
@@ -153,24 +154,6 @@ class _DisconnectWatcher:
         self._timer.cancel()
         if self._task is not None:
             self._task.cancel()
-
-
-RESPONSE_ID_PREFIX = "gen-"
-
-
-def response_id(usage_id: uuid.UUID) -> str:
-    """The gateway's id for an answer (JSON ``id``, every SSE chunk, ``x-request-id``)."""
-    return RESPONSE_ID_PREFIX + usage_id.hex
-
-
-def usage_id_of(value: str) -> uuid.UUID | None:
-    """The usage id behind a response id made by ``response_id``; None for any other text."""
-    if not value.startswith(RESPONSE_ID_PREFIX):
-        return None
-    digits = value[len(RESPONSE_ID_PREFIX) :]
-    if len(digits) != 32 or digits.strip("0123456789abcdef"):
-        return None
-    return uuid.UUID(hex=digits)
 
 
 def _tool_call_key(encryption_key: bytes | None) -> bytes:

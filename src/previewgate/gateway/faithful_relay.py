@@ -267,10 +267,6 @@ class FaithfulError(BodyReader):
         return self.json_head(status, body, headers), body
 
 
-def scrub_error_text(text: str, secrets: Sequence[str]) -> str:
-    return redact(text, secrets)
-
-
 _MAX_TEXT = 500
 
 
@@ -287,14 +283,12 @@ def scrub_error_body(body: bytes, status: int, public_id: str, secrets: Sequence
         code = err.get("code")
         etype = err.get("type")
         if isinstance(code, str):
-            code = scrub_error_text(code, secrets)
+            code = redact(code, secrets)
         elif not isinstance(code, int) or isinstance(code, bool) or not -(2**53) < code < 2**53:
             code = None
         inner: dict[str, Any] = {
-            "message": scrub_error_text(str(message), secrets) if message else "upstream error",
-            "type": scrub_error_text(etype, secrets)
-            if isinstance(etype, str)
-            else "upstream_error",
+            "message": redact(str(message), secrets) if message else "upstream error",
+            "type": redact(etype, secrets) if isinstance(etype, str) else "upstream_error",
             "code": code,
         }
         if "model" in err:
@@ -305,7 +299,7 @@ def scrub_error_body(body: bytes, status: int, public_id: str, secrets: Sequence
         # HTML pages from proxies name servers/CDNs: never forward them.
         if text.startswith("<"):
             text = ""
-        text = scrub_error_text(text, secrets)[:_MAX_TEXT]
+        text = redact(text, secrets)[:_MAX_TEXT]
         out = {
             "error": {"message": text or "upstream error", "type": "upstream_error", "code": status}
         }
