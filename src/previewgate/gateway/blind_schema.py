@@ -85,56 +85,25 @@ class Rebuilder:
 
     def completion(self, doc: dict[str, Any], cost: float) -> dict[str, Any]:
         """A ``chat.completion`` from a non-streamed upstream body (already known not an error)."""
-        choices = []
-        raw = doc.get("choices")
-        for pos, choice in enumerate(raw if isinstance(raw, list) else ()):
-            if isinstance(choice, dict):
-                index = _index(choice.get("index"), pos)
-                message = choice.get("message")
-                out: dict[str, Any] = {
-                    "index": index,
-                    "message": self._message(message if isinstance(message, dict) else {}, index),
-                    "logprobs": _logprobs(choice.get("logprobs")),
-                    "finish_reason": _finish(choice.get("finish_reason")),
-                }
-                choices.append(out)
-        result: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion",
-            "created": self.created,
-            "model": self.public_id,
-            "choices": choices,
-        }
         usage = rebuild_usage(doc.get("usage"), cost)
-        if usage is not None:
-            result["usage"] = usage
-        return result
+        return self._envelope("chat.completion", self._choices(doc, streamed=False), usage)
 
     def chunk(self, doc: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any] | None:
         """A ``chat.completion.chunk``, or None when the upstream chunk carries nothing allowed.
 
         ``usage`` is the rebuilt usage to attach (the caller decides whether the client asked).
         """
-        choices = []
-        raw = doc.get("choices")
-        for pos, choice in enumerate(raw if isinstance(raw, list) else ()):
-            if isinstance(choice, dict):
-                index = _index(choice.get("index"), pos)
-                delta = choice.get("delta")
-                out: dict[str, Any] = {
-                    "index": index,
-                    "delta": self._delta(delta if isinstance(delta, dict) else {}, index),
-                    "finish_reason": _finish(choice.get("finish_reason")),
-                }
-                logprobs = _logprobs(choice.get("logprobs"))
-                if logprobs is not None:
-                    out["logprobs"] = logprobs
-                choices.append(out)
+        choices = self._choices(doc, streamed=True)
         if not choices and usage is None:
             return None
+        return self._envelope("chat.completion.chunk", choices, usage)
+
+    def _envelope(
+        self, kind: str, choices: list[dict[str, Any]], usage: dict[str, Any] | None
+    ) -> dict[str, Any]:
         result: dict[str, Any] = {
             "id": self.id,
-            "object": "chat.completion.chunk",
+            "object": kind,
             "created": self.created,
             "model": self.public_id,
             "choices": choices,
@@ -142,6 +111,28 @@ class Rebuilder:
         if usage is not None:
             result["usage"] = usage
         return result
+
+    def _choices(self, doc: dict[str, Any], *, streamed: bool) -> list[dict[str, Any]]:
+        """A message per choice (answers) or a delta per choice (stream chunks)."""
+        choices = []
+        raw = doc.get("choices")
+        for pos, choice in enumerate(raw if isinstance(raw, list) else ()):
+            if not isinstance(choice, dict):
+                continue
+            index = _index(choice.get("index"), pos)
+            part = choice.get("delta" if streamed else "message")
+            part = part if isinstance(part, dict) else {}
+            out: dict[str, Any] = {"index": index}
+            if streamed:
+                out["delta"] = self._delta(part, index)
+            else:
+                out["message"] = self._message(part, index)
+            logprobs = _logprobs(choice.get("logprobs"))
+            if logprobs is not None or not streamed:  # an answer always says its logprobs
+                out["logprobs"] = logprobs
+            out["finish_reason"] = _finish(choice.get("finish_reason"))
+            choices.append(out)
+        return choices
 
     def _message(self, message: dict[str, Any], choice: int) -> dict[str, Any]:
         out: dict[str, Any] = {"role": "assistant"}
