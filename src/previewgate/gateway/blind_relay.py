@@ -18,9 +18,9 @@ from previewgate.gateway.blind_errors import blind_error, retry_after
 from previewgate.gateway.blind_schema import Rebuilder, rebuild_usage
 from previewgate.gateway.relay import (
     INBAND_ERROR,
-    MAX_ERROR_BODY,
     MAX_SSE_EVENT,
     BodyReader,
+    ErrorBodyReader,
     Head,
     Outcome,
     Relay,
@@ -42,11 +42,8 @@ def _parse(body: bytes) -> Any:
         return None
 
 
-class BlindError(BodyReader):
+class BlindError(ErrorBodyReader):
     """An upstream status >= 300 (or one outside HTTP's range): our error, never its text."""
-
-    limit = MAX_ERROR_BODY
-    truncate = True
 
     def answer(self) -> tuple[Head | None, bytes]:
         status = self.status

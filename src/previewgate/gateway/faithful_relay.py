@@ -19,9 +19,9 @@ from previewgate.errors import InvalidUpstreamResponse, UpstreamError
 from previewgate.gateway.json_splice import Span, splice, top_level_spans
 from previewgate.gateway.relay import (
     INBAND_ERROR,
-    MAX_ERROR_BODY,
     MAX_SSE_EVENT,
     BodyReader,
+    ErrorBodyReader,
     Head,
     Outcome,
     Relay,
@@ -247,11 +247,8 @@ class FaithfulStream(Relay):
         return b"".join(out)
 
 
-class FaithfulError(BodyReader):
+class FaithfulError(ErrorBodyReader):
     """Status >= 300: the upstream's error, scrubbed of the route's secrets (no redirects)."""
-
-    limit = MAX_ERROR_BODY
-    truncate = True
 
     def answer(self) -> tuple[Head | None, bytes]:
         status = self.status

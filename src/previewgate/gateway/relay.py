@@ -239,3 +239,10 @@ class BodyReader(Relay):
     def answer(self) -> tuple[Head | None, bytes]:
         """The head and body for the whole upstream body (``self.body()``)."""
         raise NotImplementedError
+
+
+class ErrorBodyReader(BodyReader):
+    """An upstream error (status >= 300): its first ``MAX_ERROR_BODY`` bytes are enough."""
+
+    limit = MAX_ERROR_BODY
+    truncate = True
