@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=32 * MiB, gt=0)
     auto_candidates: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cache_ttl_s: float = Field(default=60.0, gt=0)
+    # How often each process reads the store's routing generation (a change made anywhere
+    # is live everywhere within this, Redis or not).
+    routing_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # Lookups in the store of API keys the routing state does not know (new keys), per
+    # second and in a burst; beyond, unknown keys are refused from memory.
+    key_lookup_rate_per_s: float = Field(default=20.0, gt=0)
+    key_lookup_burst: int = Field(default=50, ge=1)
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     upstream_read_timeout_s: float = Field(default=300.0, gt=0)
     writer_batch_size: int = Field(default=500, ge=1)

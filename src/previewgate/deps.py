@@ -1,4 +1,5 @@
-"""Shared FastAPI dependencies: runtime, a request-scoped session, the caller."""
+"""Shared FastAPI dependencies: runtime, a request-scoped session (plain or for a routing
+change), the caller."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.errors import Forbidden, Unauthorized
-from previewgate.gateway.endpoints import EMPTY_SNAPSHOT
-from previewgate.gateway.identity import caller_from_authorization
-from previewgate.gateway.snapshot import Caller
+from previewgate.routing.snapshot import Caller
 from previewgate.runtime import Runtime
 
 
@@ -34,10 +33,19 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def optional_caller(request: Request, runtime: RuntimeDep) -> Caller | None:
-    snapshot = runtime.routing.snapshot or EMPTY_SNAPSHOT
-    return caller_from_authorization(
-        request.headers.get("authorization"), snapshot, runtime.settings.anonymous_key
+async def get_change(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A request that changes routing-relevant rows: committed with a routing generation
+    bump when the handler returns, then live here at once and elsewhere within a poll."""
+    async with runtime.change() as session:
+        yield session
+
+
+ChangeDep = Annotated[AsyncSession, Depends(get_change, scope="function")]
+
+
+async def optional_caller(request: Request, runtime: RuntimeDep) -> Caller | None:
+    return await runtime.routing.caller(
+        request.headers.get("authorization"), runtime.settings.anonymous_key
     )
 
 
@@ -47,11 +55,11 @@ def require_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -
     return caller
 
 
-def require_admin(request: Request, runtime: RuntimeDep) -> Caller:
+async def require_admin(request: Request, runtime: RuntimeDep) -> Caller:
     session_caller = getattr(request.state, "admin_caller", None)
     if isinstance(session_caller, Caller):
         return session_caller
-    caller = optional_caller(request, runtime)
+    caller = await optional_caller(request, runtime)
     if caller is None:
         raise Unauthorized("an admin API key is required: Authorization: Bearer <api key>")
     if not caller.is_admin:

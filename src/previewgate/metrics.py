@@ -37,6 +37,18 @@ CACHE_RELOAD_FAILURES = Counter(
 CACHE_INVALIDATIONS = Counter(
     "previewgate_cache_invalidations_total", "Invalidation messages received over Redis"
 )
+ROUTING_GENERATION_POLLS = Counter(
+    "previewgate_routing_generation_polls_total", "Reads of the store's routing generation"
+)
+_KEY_LOOKUPS = Counter(
+    "previewgate_key_lookups_total",
+    "API keys not in the routing state, by outcome (found, missing and error reached the store)",
+    ["result"],
+)
+KEY_LOOKUPS = {
+    r: _KEY_LOOKUPS.labels(r)
+    for r in ("found", "missing", "error", "joined", "remembered_missing", "limited")
+}
 INVARIANT_VIOLATIONS = Counter(
     "previewgate_invariant_violations_total", "Requests refused by a broken invariant", ["kind"]
 )

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import gc
 import logging
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from previewgate.accounts import queries as accounts
+from previewgate.catalog import queries as catalog
 from previewgate.config import Settings
 from previewgate.crypto import KeyCipher
 from previewgate.evidence.blobs import BlobStore, open_blob_store
 from previewgate.evidence.recorder import EvidenceRecorder
+from previewgate.experiments import queries as experiments
 from previewgate.gateway.http_client import UpstreamClient
-from previewgate.gateway.routing_cache import RoutingCache
-from previewgate.gateway.snapshot import Snapshot, load_snapshot
+from previewgate.routing.cache import RoutingCache
+from previewgate.routing.change import routing_change
+from previewgate.routing.generation import read_generation
+from previewgate.routing.keys import Found, MissLimits
+from previewgate.routing.snapshot import Snapshot
 from previewgate.store.engine import create_engine, session_factory
 from previewgate.usage.writer import UsageWriter
 
@@ -40,6 +47,48 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
+def _routing_cache(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], cipher: KeyCipher
+) -> RoutingCache:
+    """The routing read model, composed from each domain's own rows."""
+
+    async def load(started: float) -> Snapshot:
+        async with sessions() as session:
+            # Read first: the rows below are at least this new, so a change committed
+            # meanwhile shows as a newer generation at the next poll, never as none.
+            generation = await read_generation(session)
+            rows = await accounts.routing_callers(session)
+            return Snapshot(
+                loaded_at=started,
+                generation=generation,
+                models=await catalog.routing_models(session, cipher),
+                experiments=await experiments.routing_experiments(session, cipher),
+                callers=rows.callers,
+                opt_ins=rows.opt_ins,
+                funded_users=rows.funded_users,
+            )
+
+    async def generation() -> int:
+        async with sessions() as session:
+            return await read_generation(session)
+
+    async def find_key(key_hash: str) -> Found:
+        async with sessions() as session:
+            return await accounts.caller_by_key_hash(session, key_hash)
+
+    return RoutingCache(
+        load,
+        settings.cache_ttl_s,
+        read_generation=generation,
+        find_key=find_key,
+        poll_s=settings.routing_poll_s,
+        redis_url=settings.redis_url,
+        miss_limits=MissLimits(
+            rate_per_s=settings.key_lookup_rate_per_s, burst=settings.key_lookup_burst
+        ),
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -56,17 +105,17 @@ class Runtime:
         assert self._http is not None, "runtime not started"
         return self._http
 
+    def change(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A transaction for a routing change: see ``routing.change``."""
+        return routing_change(self.sessions, self.routing.changed)
+
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         engine = create_engine(settings.resolved_database_url)
         sessions = session_factory(engine)
         cipher = KeyCipher(settings.encryption_key_bytes())
         blobs = open_blob_store(settings.resolved_blob_url)
-
-        async def loader(started: float) -> Snapshot:
-            async with sessions() as session:
-                return await load_snapshot(session, cipher, started)
-
+        routing = _routing_cache(settings, sessions, cipher)
         recorder = EvidenceRecorder(blobs, settings.capture_limit_bytes)
         return cls(
             settings=settings,
@@ -74,13 +123,14 @@ class Runtime:
             sessions=sessions,
             cipher=cipher,
             blobs=blobs,
-            routing=RoutingCache(loader, settings.cache_ttl_s, settings.redis_url),
+            routing=routing,
             writer=UsageWriter(
                 sessions,
                 recorder,
                 batch_size=settings.writer_batch_size,
                 max_buffer=settings.writer_max_buffer,
                 linger_s=settings.writer_linger_s,
+                routing_changed=routing.changed,
             ),
         )
 

@@ -10,9 +10,9 @@ import pytest
 from previewgate.catalog.upstream import UpstreamSpec
 from previewgate.config import Settings
 from previewgate.errors import NotFound, ServiceUnavailable
-from previewgate.gateway.identity import Identity
 from previewgate.gateway.resolve import resolve
-from previewgate.gateway.snapshot import (
+from previewgate.identity import Identity
+from previewgate.routing.snapshot import (
     ExperimentEntry,
     ModelEntry,
     SlotEntry,
@@ -35,7 +35,7 @@ def snapshot(versions: tuple[VersionEntry, ...]) -> Snapshot:
         exp_id, str(exp_id), "acme/p", "active", False, True, (slot,), (1,)
     )
     model = ModelEntry("acme/p", "preview", "", "", None, None, None, 0, 0, "text", 1)
-    return Snapshot(0.0, {"acme/p": model}, {"acme/p": experiment})
+    return Snapshot(0.0, models={"acme/p": model}, experiments={"acme/p": experiment})
 
 
 def body(model: str = "acme/p") -> dict[str, object]:

@@ -12,20 +12,17 @@ from previewgate.runtime import Runtime
 async def create_user(
     runtime: Runtime, email: str, *, admin: bool = False, credit_usd: float = 0
 ) -> str:
-    """Create a user and return a fresh plaintext API key; the routing state is refreshed."""
-    async with runtime.sessions() as session, session.begin():
+    """Create a user and return a fresh plaintext API key, as one routing change."""
+    async with runtime.change() as session:
         user = await accounts.create_user(session, email, is_admin=admin)
         if credit_usd:
             await accounts.add_credit(session, user, round(credit_usd * 1_000_000))
-        key = (await accounts.issue_key(session, user)).plaintext
-    await runtime.routing.refresh_now()
-    return key
+        return (await accounts.issue_key(session, user)).plaintext
 
 
 async def add_model(runtime: Runtime, **fields: Any) -> None:
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.change() as session:
         await catalog.create_model(session, runtime.cipher, catalog.ModelCreate(**fields))
-    await runtime.routing.refresh_now()
 
 
 def serve_model(

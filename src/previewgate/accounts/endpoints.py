@@ -11,15 +11,13 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.accounts import queries, service
 from previewgate.accounts.models import ApiKey
 from previewgate.accounts.schemas import CreditRequest, KeyCreated, KeyOut, UserCreate, UserOut
-from previewgate.deps import AdminDep, CallerDep, RuntimeDep, SessionDep
+from previewgate.deps import AdminDep, CallerDep, ChangeDep, RuntimeDep, SessionDep
 from previewgate.errors import NotFound
-from previewgate.gateway.snapshot import ModelEntry
-from previewgate.runtime import Runtime
+from previewgate.routing.snapshot import ModelEntry
 
 router = APIRouter(prefix="/v1/preview-models", tags=["preview opt-in"])
 admin = APIRouter(prefix="/admin/api/users", tags=["admin: users and keys"])
@@ -35,12 +33,10 @@ def _preview(runtime: RuntimeDep, public_id: str) -> ModelEntry:
 
 @router.post("/{public_id:path}/opt-in")
 async def opt_in(
-    public_id: str, caller: CallerDep, session: SessionDep, runtime: RuntimeDep
+    public_id: str, caller: CallerDep, session: ChangeDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     entry = _preview(runtime, public_id)
     opt = await service.record_opt_in(session, caller.user_id, public_id, entry.disclosure_version)
-    await session.commit()
-    await runtime.routing.invalidate()
     return {
         "public_id": public_id,
         "disclosure_version": opt.disclosure_version,
@@ -60,11 +56,6 @@ async def get_preview_model(public_id: str, runtime: RuntimeDep) -> dict[str, An
     }
 
 
-async def _done(session: AsyncSession, runtime: Runtime) -> None:
-    await session.commit()
-    await runtime.routing.invalidate()
-
-
 @admin.get("", response_model=list[UserOut])
 async def list_users(
     _: AdminDep,
@@ -76,12 +67,9 @@ async def list_users(
 
 
 @admin.post("", status_code=201, response_model=UserOut)
-async def create_user(
-    data: UserCreate, _: AdminDep, session: SessionDep, runtime: RuntimeDep
-) -> UserOut:
+async def create_user(data: UserCreate, _: AdminDep, session: ChangeDep) -> UserOut:
     """A user without keys; 409 if the e-mail is taken (deleted users keep theirs)."""
     user = await service.create_user(session, data.email, is_admin=data.is_admin)
-    await _done(session, runtime)
     return UserOut.of(user)
 
 
@@ -95,23 +83,18 @@ async def credit_user(
     user_id: uuid.UUID,
     data: CreditRequest,
     _: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    session: ChangeDep,
 ) -> UserOut:
     """Add USD to the prepaid balance (negative removes); answers with the new balance."""
     user = await service.get_live_user(session, user_id)
     await service.add_credit(session, user, data.microusd)
-    await _done(session, runtime)
     return UserOut.of(user)
 
 
 @admin.delete("/{user_id}", response_model=UserOut)
-async def delete_user(
-    user_id: uuid.UUID, caller: AdminDep, session: SessionDep, runtime: RuntimeDep
-) -> UserOut:
+async def delete_user(user_id: uuid.UUID, caller: AdminDep, session: ChangeDep) -> UserOut:
     """Soft delete: keys revoked at once, experiment evidence kept (retention policy)."""
     user = await service.delete_user(session, user_id, caller.user_id)
-    await _done(session, runtime)
     return UserOut.of(user)
 
 
@@ -123,15 +106,12 @@ async def list_keys(user_id: uuid.UUID, _: AdminDep, session: SessionDep) -> lis
 
 
 @admin.post("/{user_id}/keys", status_code=201, response_model=KeyCreated)
-async def create_key(
-    user_id: uuid.UUID, _: AdminDep, session: SessionDep, runtime: RuntimeDep
-) -> KeyCreated:
+async def create_key(user_id: uuid.UUID, _: AdminDep, session: ChangeDep) -> KeyCreated:
     """A new key, in this response only: the store keeps its hash."""
     user = await service.get_live_user(session, user_id)
     issued = await service.issue_key(session, user)
     key = await session.get(ApiKey, issued.key_id)
     assert key is not None  # just flushed in this session
-    await _done(session, runtime)
     return KeyCreated(**KeyOut.of(key).model_dump(), key=issued.plaintext)
 
 
@@ -140,10 +120,8 @@ async def revoke_key(
     user_id: uuid.UUID,
     key_id: uuid.UUID,
     _: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    session: ChangeDep,
 ) -> KeyOut:
     """Revoke: the key stops working at once; the row stays, with ``revoked_at``."""
     key = await service.revoke_user_key(session, user_id, key_id)
-    await _done(session, runtime)
     return KeyOut.of(key)

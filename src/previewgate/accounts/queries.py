@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.accounts.models import ApiKey, User
+from previewgate.accounts.models import ApiKey, PreviewOptIn, User
+from previewgate.routing.snapshot import Caller, CallerRows
 
 
 async def list_users(session: AsyncSession, *, include_deleted: bool = False) -> list[User]:
@@ -44,3 +45,48 @@ async def live_key_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
         .group_by(ApiKey.user_id)
     )
     return {user_id: int(n) for user_id, n in await session.execute(query)}
+
+
+def _live_keys() -> Select[str, uuid.UUID, bool, int]:
+    return (
+        select(ApiKey.hash, User.id, User.is_admin, User.balance_microusd)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.revoked_at.is_(None), User.deleted_at.is_(None))
+    )
+
+
+async def routing_callers(session: AsyncSession) -> CallerRows:
+    """Every live key's caller, the funded users and the opt-ins: the accounts part of a
+    snapshot."""
+    callers: dict[str, Caller] = {}
+    funded: set[uuid.UUID] = set()
+    for key_hash, user_id, is_admin, balance in await session.execute(_live_keys()):
+        callers[key_hash] = Caller(user_id, is_admin)
+        if balance > 0:
+            funded.add(user_id)
+    opt_rows = await session.execute(
+        select(PreviewOptIn.user_id, PreviewOptIn.public_model_id, PreviewOptIn.disclosure_version)
+    )
+    return CallerRows(callers, funded, frozenset((u, p, v) for u, p, v in opt_rows))
+
+
+async def caller_by_key_hash(session: AsyncSession, key_hash: str) -> tuple[Caller, bool] | None:
+    """The caller of one live key and whether its user is funded; None for an unknown,
+    revoked or deleted user's key. One indexed read (``api_key.hash`` is unique)."""
+    row = (await session.execute(_live_keys().where(ApiKey.hash == key_hash))).first()
+    if row is None:
+        return None
+    _, user_id, is_admin, balance = row
+    return Caller(user_id, is_admin), balance > 0
+
+
+async def charge_balances(session: AsyncSession, charges: dict[uuid.UUID, int]) -> bool:
+    """Take each user's charge (microUSD) off their balance in one statement; True when a
+    balance that was positive is now empty (its user is no longer funded)."""
+    rows = await session.execute(
+        update(User)
+        .where(User.id.in_(list(charges)))
+        .values(balance_microusd=User.balance_microusd - case(charges, value=User.id, else_=0))
+        .returning(User.id, User.balance_microusd)
+    )
+    return any(balance <= 0 < balance + charges[user_id] for user_id, balance in rows)

@@ -1,7 +1,7 @@
 """Running one service call per form post, with the same boundary as the REST API.
 
-Each mutation gets its own transaction: committed when the service returns, rolled back
-when it raises, and the routing cache is invalidated after a commit. The refusal is then
+Each mutation is a routing change of its own (``routing.change``): committed with a
+generation bump when the service returns, rolled back when it raises. The refusal is then
 turned into a readable flash message (never a 500). Read pages use a plain session.
 """
 
@@ -29,11 +29,9 @@ async def reading(runtime: Runtime) -> AsyncIterator[AsyncSession]:
 
 
 async def mutate(runtime: Runtime, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``fn`` in its own transaction, commit, then invalidate the routing cache."""
-    async with runtime.sessions() as session, session.begin():
-        result = await fn(session)
-    await runtime.routing.invalidate()
-    return result
+    """Run ``fn`` as one routing change."""
+    async with runtime.change() as session:
+        return await fn(session)
 
 
 async def act(request: Request, runtime: Runtime, back: str, done: str, fn: Mutation) -> Response:

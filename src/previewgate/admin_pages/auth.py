@@ -32,7 +32,7 @@ from previewgate.accounts import service as accounts
 from previewgate.config import Settings
 from previewgate.crypto import hash_api_key
 from previewgate.deps import RuntimeDep
-from previewgate.gateway.snapshot import Caller
+from previewgate.routing.snapshot import Caller
 from previewgate.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from previewgate.catalog import service
 from previewgate.catalog.service import ModelCreate, ModelUpdate
-from previewgate.deps import AdminDep, OptionalCallerDep, RuntimeDep, SessionDep
-from previewgate.gateway.snapshot import ModelEntry
+from previewgate.deps import AdminDep, ChangeDep, OptionalCallerDep, RuntimeDep, SessionDep
+from previewgate.routing.snapshot import ModelEntry
 
 public = APIRouter(tags=["models"])
 admin = APIRouter(prefix="/admin/api/models", tags=["admin: models"])
@@ -79,11 +79,9 @@ async def admin_list_models(_: AdminDep, session: SessionDep) -> list[dict[str, 
 
 @admin.post("", status_code=201)
 async def admin_create_model(
-    data: ModelCreate, _: AdminDep, session: SessionDep, runtime: RuntimeDep
+    data: ModelCreate, _: AdminDep, session: ChangeDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     model = await service.create_model(session, runtime.cipher, data)
-    await session.commit()
-    await runtime.routing.invalidate()
     return service.public_view(model)
 
 
@@ -94,9 +92,7 @@ async def admin_get_model(public_id: str, _: AdminDep, session: SessionDep) -> d
 
 @admin.patch("/{public_id:path}")
 async def admin_update_model(
-    public_id: str, data: ModelUpdate, _: AdminDep, session: SessionDep, runtime: RuntimeDep
+    public_id: str, data: ModelUpdate, _: AdminDep, session: ChangeDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     model = await service.update_model(session, runtime.cipher, public_id, data)
-    await session.commit()
-    await runtime.routing.invalidate()
     return service.public_view(model)

@@ -19,6 +19,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from previewgate.crypto import DecryptionFailed, EncryptionKeyMissing, KeyCipher
 from previewgate.errors import Unprocessable
 
 PARTNER_KEY_MAX_LENGTH = 2048
@@ -65,3 +66,20 @@ def require_partner_key(key: str) -> str:
     if problem is not None:
         raise Unprocessable(problem)
     return key
+
+
+def open_partner_key(cipher: KeyCipher, sealed: dict[str, str] | None) -> tuple[str | None, bool]:
+    """The stored key in clear, and whether it is unusable (undecryptable or against the rule).
+
+    ``(None, False)`` means no key is stored. A key stored before the rule existed (CR/LF,
+    non-ASCII) cannot go into a header: it counts as unusable, so routing fails closed.
+    """
+    if sealed is None:
+        return None, False
+    try:
+        key = cipher.decrypt(sealed)
+    except (DecryptionFailed, EncryptionKeyMissing):
+        return None, True
+    if partner_key_problem(key) is not None:
+        return None, True
+    return key, False

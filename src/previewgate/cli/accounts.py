@@ -1,4 +1,5 @@
-"""`previewgate users ...` and `previewgate keys ...`."""
+"""`previewgate users ...` and `previewgate keys ...`: each a routing change, so a running
+gateway accepts a new key (and refuses a deleted user) at once."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.accounts import service
-from previewgate.cli.common import run_in_session, settings_or_exit
+from previewgate.cli.common import run_change, settings_or_exit
 
 
 @click.group()
@@ -24,7 +25,7 @@ def users_create(email: str, admin: bool) -> None:
         user = await service.create_user(session, email, is_admin=admin)
         return (await service.issue_key(session, user)).plaintext
 
-    key = run_in_session(settings_or_exit(), work)
+    key = run_change(settings_or_exit(), work)
     click.echo(f"created {'admin ' if admin else ''}user {email}; API key (shown once):")
     click.echo(key)
 
@@ -39,7 +40,7 @@ def users_credit(email: str, usd: float) -> None:
         user = await service.get_user_by_email(session, email)
         return await service.add_credit(session, user, round(usd * 1_000_000))
 
-    balance = run_in_session(settings_or_exit(), work)
+    balance = run_change(settings_or_exit(), work)
     click.echo(f"{email} balance: {balance / 1_000_000:.6f} USD")
 
 
@@ -51,7 +52,7 @@ def users_delete(email: str) -> None:
     async def work(session: AsyncSession) -> None:
         await service.soft_delete_user(session, await service.get_user_by_email(session, email))
 
-    run_in_session(settings_or_exit(), work)
+    run_change(settings_or_exit(), work)
     click.echo(f"deleted {email}")
 
 
@@ -69,6 +70,6 @@ def keys_create(email: str) -> None:
         user = await service.get_user_by_email(session, email)
         return (await service.issue_key(session, user)).plaintext
 
-    key = run_in_session(settings_or_exit(), work)
+    key = run_change(settings_or_exit(), work)
     click.echo(f"new API key for {email} (shown once):")
     click.echo(key)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.config import ConfigError, Settings, load_settings
 from previewgate.errors import PreviewGateError
+from previewgate.routing.change import routing_change
 from previewgate.store.engine import create_engine, session_factory
 from previewgate.store.migrate import is_up_to_date, upgrade
 
@@ -41,14 +42,16 @@ async def prepare_store(settings: Settings, *, migrate: bool) -> None:
         await engine.dispose()
 
 
-def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction; domain errors become clean CLI errors."""
-
+def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], change: bool) -> T:
     async def _main() -> T:
         await prepare_store(settings, migrate=False)
         engine = create_engine(settings.resolved_database_url)
         try:
-            async with session_factory(engine)() as session, session.begin():
+            sessions = session_factory(engine)
+            if not change:
+                async with sessions() as session, session.begin():
+                    return await work(session)
+            async with routing_change(sessions, lambda: _publish(settings)) as session:
                 return await work(session)
         finally:
             await engine.dispose()
@@ -59,19 +62,26 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
         raise click.ClickException(exc.message) from exc
 
 
-async def publish_invalidation(settings: Settings) -> None:
-    """Tell running gateways that routing state changed (no-op without Redis)."""
+def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction; domain errors become clean CLI errors."""
+    return _run(settings, work, change=False)
+
+
+def run_change(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` as one routing change (``routing.change``): running gateways pick it up
+    through Redis at once when configured, through the store's generation within a second
+    otherwise."""
+    return _run(settings, work, change=True)
+
+
+async def _publish(settings: Settings) -> None:
     if not settings.redis_url:
         return
-    from redis.asyncio import Redis
+    from previewgate.routing.cache import publish_change, redis_client
 
-    from previewgate.gateway.routing_cache import CHANNEL
-
-    client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    client = redis_client(settings.redis_url)
     try:
-        await client.publish(CHANNEL, b"1")
-    except Exception as exc:  # running gateways still catch up within the TTL
-        click.echo(f"warning: invalidation not published ({type(exc).__name__})", err=True)
+        await publish_change(client)
     finally:
         await client.aclose()
 

@@ -7,7 +7,6 @@ with ``ps``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.cli.common import publish_invalidation, run_in_session, settings_or_exit, table
+from previewgate.cli.common import run_change, run_in_session, settings_or_exit, table
 from previewgate.crypto import KeyCipher
 from previewgate.experiments import service, views
 from previewgate.experiments.models import Experiment, Variant
@@ -38,16 +37,14 @@ def experiments() -> None:
 
 
 def _mutate(work: Callable[[AsyncSession, KeyCipher], Awaitable[Any]]) -> Any:
-    """Run one committed change, then tell running gateways to reload routing."""
+    """Run one routing change (see ``run_change``)."""
     settings = settings_or_exit()
 
     async def with_cipher(session: AsyncSession) -> Any:
         # Built after the store is prepared: embedded defaults generate the key there.
         return await work(session, KeyCipher(settings.encryption_key_bytes()))
 
-    result = run_in_session(settings, with_cipher)
-    asyncio.run(publish_invalidation(settings))
-    return result
+    return run_change(settings, with_cipher)
 
 
 def _read_key(api_key_env: str | None, api_key_stdin: bool) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from typing import Any
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.catalog import service
-from previewgate.cli.common import publish_invalidation, run_in_session, settings_or_exit, table
+from previewgate.cli.common import run_change, run_in_session, settings_or_exit, table
 from previewgate.crypto import KeyCipher
 
 
@@ -66,8 +65,7 @@ def models_add(
     async def work(session: AsyncSession) -> None:
         await service.create_model(session, KeyCipher(settings.encryption_key_bytes()), data)
 
-    run_in_session(settings, work)
-    asyncio.run(publish_invalidation(settings))
+    run_change(settings, work)
     click.echo(f"added {kind} model {public_id}")
 
 

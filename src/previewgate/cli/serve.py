@@ -31,7 +31,7 @@ def uvicorn_config_kwargs() -> dict[str, Any]:
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 30,
-        # X-Forwarded-For is honoured only by our own trusted-proxy rule (gateway.identity).
+        # X-Forwarded-For is honoured only by our own trusted-proxy rule (previewgate.identity).
         "proxy_headers": False,
         "server_header": False,
         "date_header": False,

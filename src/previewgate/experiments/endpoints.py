@@ -9,9 +9,8 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.deps import AdminDep, RuntimeDep, SessionDep
+from previewgate.deps import AdminDep, ChangeDep, RuntimeDep, SessionDep
 from previewgate.experiments import service, views
 from previewgate.experiments.schemas import (
     ArchiveRequest,
@@ -25,15 +24,9 @@ from previewgate.experiments.schemas import (
     VariantUpdate,
     VersionCreate,
 )
-from previewgate.runtime import Runtime
 
 router = APIRouter(prefix="/admin/api/experiments", tags=["admin: experiments"])
 VARIANT = "/{experiment_id}/variants/{variant_id}"
-
-
-async def _done(session: AsyncSession, runtime: Runtime) -> None:
-    await session.commit()
-    await runtime.routing.invalidate()
 
 
 @router.get("", response_model=list[ExperimentOut])
@@ -49,10 +42,9 @@ async def list_experiments(
 
 @router.post("", status_code=201, response_model=ExperimentOut)
 async def create_experiment(
-    data: ExperimentCreate, caller: AdminDep, session: SessionDep, runtime: RuntimeDep
+    data: ExperimentCreate, caller: AdminDep, session: ChangeDep
 ) -> ExperimentOut:
     experiment = await service.create_experiment(session, data, caller.user_id)
-    await _done(session, runtime)
     return views.experiment_view(experiment)
 
 
@@ -68,51 +60,37 @@ async def update_experiment(
     experiment_id: uuid.UUID,
     data: ExperimentUpdate,
     _: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    session: ChangeDep,
 ) -> ExperimentOut:
     experiment = await service.update_experiment(session, experiment_id, data)
-    await _done(session, runtime)
     return views.experiment_view(experiment)
 
 
 @router.delete("/{experiment_id}", status_code=204, response_class=Response)
-async def delete_experiment(
-    experiment_id: uuid.UUID, _: AdminDep, session: SessionDep, runtime: RuntimeDep
-) -> Response:
+async def delete_experiment(experiment_id: uuid.UUID, _: AdminDep, session: ChangeDep) -> Response:
     """Drafts only."""
     await service.delete_experiment(session, experiment_id)
-    await _done(session, runtime)
     return Response(status_code=204)
 
 
 @router.post("/{experiment_id}/activate", response_model=ExperimentOut)
-async def activate(
-    experiment_id: uuid.UUID, _: AdminDep, session: SessionDep, runtime: RuntimeDep
-) -> ExperimentOut:
+async def activate(experiment_id: uuid.UUID, _: AdminDep, session: ChangeDep) -> ExperimentOut:
     """draft or paused → active."""
     experiment = await service.activate(session, experiment_id)
-    await _done(session, runtime)
     return views.experiment_view(experiment)
 
 
 @router.post("/{experiment_id}/pause", response_model=ExperimentOut)
-async def pause(
-    experiment_id: uuid.UUID, _: AdminDep, session: SessionDep, runtime: RuntimeDep
-) -> ExperimentOut:
+async def pause(experiment_id: uuid.UUID, _: AdminDep, session: ChangeDep) -> ExperimentOut:
     """active → paused."""
     experiment = await service.pause(session, experiment_id)
-    await _done(session, runtime)
     return views.experiment_view(experiment)
 
 
 @router.post("/{experiment_id}/complete", response_model=ExperimentOut)
-async def complete(
-    experiment_id: uuid.UUID, _: AdminDep, session: SessionDep, runtime: RuntimeDep
-) -> ExperimentOut:
+async def complete(experiment_id: uuid.UUID, _: AdminDep, session: ChangeDep) -> ExperimentOut:
     """active or paused → completed (terminal)."""
     experiment = await service.complete(session, experiment_id)
-    await _done(session, runtime)
     return views.experiment_view(experiment)
 
 
@@ -121,12 +99,10 @@ async def set_archived(
     experiment_id: uuid.UUID,
     data: ArchiveRequest,
     _: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    session: ChangeDep,
 ) -> ExperimentOut:
     """Archive or unarchive; an active experiment cannot be archived."""
     experiment = await service.set_archived(session, experiment_id, data.archived)
-    await _done(session, runtime)
     return views.experiment_view(experiment)
 
 
@@ -135,14 +111,13 @@ async def add_variant(
     experiment_id: uuid.UUID,
     data: VariantCreate,
     caller: AdminDep,
-    session: SessionDep,
+    session: ChangeDep,
     runtime: RuntimeDep,
 ) -> VariantOut:
     """Create a slot and its first version (drafts only)."""
     variant = await service.add_variant(
         session, runtime.cipher, experiment_id, data, caller.user_id
     )
-    await _done(session, runtime)
     return views.variant_out(variant)
 
 
@@ -152,12 +127,10 @@ async def update_variant(
     variant_id: uuid.UUID,
     data: VariantUpdate,
     _: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    session: ChangeDep,
 ) -> VariantOut:
     """Label in draft, active or paused; weight in draft only."""
     variant = await service.update_variant(session, experiment_id, variant_id, data)
-    await _done(session, runtime)
     return views.variant_out(variant)
 
 
@@ -166,12 +139,10 @@ async def remove_variant(
     experiment_id: uuid.UUID,
     variant_id: uuid.UUID,
     _: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    session: ChangeDep,
 ) -> ExperimentOut:
     """Drafts only; answers with the experiment as it is now."""
     experiment = await service.remove_variant(session, experiment_id, variant_id)
-    await _done(session, runtime)
     return views.experiment_view(experiment)
 
 
@@ -181,7 +152,7 @@ async def swap_version(
     variant_id: uuid.UUID,
     data: VersionCreate,
     caller: AdminDep,
-    session: SessionDep,
+    session: ChangeDep,
     runtime: RuntimeDep,
 ) -> VariantOut:
     """Hot-swap the slot's checkpoint: a new version, effective now."""
@@ -194,7 +165,6 @@ async def swap_version(
         data.api_key,
         caller.user_id,
     )
-    await _done(session, runtime)
     return views.variant_out(variant)
 
 
@@ -204,12 +174,11 @@ async def rotate_key(
     variant_id: uuid.UUID,
     data: KeyRotation,
     caller: AdminDep,
-    session: SessionDep,
+    session: ChangeDep,
     runtime: RuntimeDep,
 ) -> VariantOut:
     """A new version with the current upstream and a new key, effective now."""
     variant = await service.rotate_api_key(
         session, runtime.cipher, experiment_id, variant_id, data.api_key, caller.user_id
     )
-    await _done(session, runtime)
     return views.variant_out(variant)

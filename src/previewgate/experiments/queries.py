@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,8 +10,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from previewgate.catalog.partner_key import open_partner_key
+from previewgate.catalog.upstream import UpstreamSpec
+from previewgate.crypto import KeyCipher
 from previewgate.errors import NotFound
 from previewgate.experiments.models import ROUTING_STATUSES, Experiment, Variant, VariantVersion
+from previewgate.routing.snapshot import ExperimentEntry, SlotEntry, VersionEntry
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("draft", "active", "paused", "completed")
 
@@ -90,3 +97,40 @@ def pick_current(versions: Sequence[VariantVersion], now: datetime) -> VariantVe
     """The in-memory twin of ``current_version`` over already loaded versions."""
     effective = [v for v in versions if v.effective_at <= now]
     return max(effective, key=lambda v: (v.effective_at, v.id), default=None)
+
+
+async def routing_experiments(
+    session: AsyncSession, cipher: KeyCipher
+) -> dict[str, ExperimentEntry]:
+    """Active and paused experiments by public id: slots in assignment order (by variant id),
+    each slot's versions by (effective_at, id). An experiment with a key that cannot be used
+    is ``unroutable`` (fails closed) rather than routed to the slots that remain."""
+    experiments: dict[str, ExperimentEntry] = {}
+    rows = await session.scalars(select(Experiment).where(Experiment.status.in_(ROUTING_STATUSES)))
+    for exp in rows:
+        unroutable = False
+        slots = []
+        for variant in sorted(exp.variants, key=lambda v: v.id):
+            versions = []
+            for version in sorted(variant.versions, key=lambda v: (v.effective_at, v.id)):
+                key, key_error = open_partner_key(cipher, version.encrypted_api_key)
+                if key is None or key_error:
+                    unroutable = True
+                    continue
+                upstream = UpstreamSpec.model_validate(version.upstream)
+                versions.append(VersionEntry(version.id, version.effective_at, upstream, key))
+            slots.append(SlotEntry(variant.id, variant.label, variant.weight, tuple(versions)))
+        if unroutable:
+            log.error("experiment %s has keys that cannot be decrypted; failing closed", exp.id)
+        experiments[exp.public_model_id] = ExperimentEntry(
+            id=exp.id,
+            id_str=str(exp.id),
+            public_id=exp.public_model_id,
+            status=exp.status,
+            require_opt_in=exp.require_opt_in,
+            allow_anonymous=exp.allow_anonymous,
+            slots=tuple(slots),
+            weights=tuple(s.weight for s in slots),
+            unroutable=unroutable or not slots,
+        )
+    return experiments

@@ -11,16 +11,18 @@ from previewgate.deps import RuntimeDep, SessionDep
 from previewgate.errors import Unauthorized
 from previewgate.feedback import service
 from previewgate.feedback.service import AnalyticsEvent, FeedbackIn
-from previewgate.gateway.endpoints import EMPTY_SNAPSHOT
-from previewgate.gateway.identity import identify
+from previewgate.identity import identify
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
 
-def _who(request: Request, runtime: RuntimeDep) -> tuple[uuid.UUID | None, str | None]:
+async def _who(request: Request, runtime: RuntimeDep) -> tuple[uuid.UUID | None, str | None]:
     """The caller's user id and machine id, read exactly as the gateway recorded them."""
-    snapshot = runtime.routing.snapshot or EMPTY_SNAPSHOT
-    found = identify(dict(request.headers), None, snapshot, runtime.settings)
+    headers = dict(request.headers)
+    caller = await runtime.routing.caller(
+        headers.get("authorization"), runtime.settings.anonymous_key
+    )
+    found = identify(headers, None, caller, runtime.settings)
     if found.caller is None and found.machine_id is None:
         raise Unauthorized("feedback needs an API key or a machine id header")
     return (found.caller.user_id if found.caller else None), found.machine_id
@@ -33,7 +35,7 @@ async def post_feedback(
     """Rate your own request (by the answer's ``id``, ``gen-...``) or message (by the
     ``x-client-request-id`` you sent); 404 for any id you did not send (yours or nobody's
     alike)."""
-    user_id, machine = _who(request, runtime)
+    user_id, machine = await _who(request, runtime)
     row = await service.record_feedback(session, data, user_id, machine)
     return {
         "id": str(row.id),
@@ -50,6 +52,6 @@ async def post_event(
     data = service.feedback_from_event(event)
     if data is None:
         return {"accepted": True, "stored": False}
-    user_id, machine = _who(request, runtime)
+    user_id, machine = await _who(request, runtime)
     await service.record_feedback(session, data, user_id, machine)
     return {"accepted": True, "stored": True}

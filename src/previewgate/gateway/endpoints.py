@@ -30,12 +30,11 @@ from previewgate.errors import (
 )
 from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.gateway.blind_schema import ToolCallIds
-from previewgate.gateway.identity import Identity, identify
 from previewgate.gateway.proxy import forward, send_error
 from previewgate.gateway.relay import Outcome, RelayContext
 from previewgate.gateway.resolve import RouteDecision, resolve
-from previewgate.gateway.snapshot import Snapshot
 from previewgate.gateway.upstream import build_upstream_body, client_wants_usage
+from previewgate.identity import Identity, identify
 from previewgate.store.base import utcnow
 from previewgate.usage.events import AttributionEvent, UsageEvent
 from previewgate.usage.ids import response_id
@@ -55,7 +54,6 @@ CHAT_PATHS = frozenset(
         "/api/openrouter/chat/completions",
     }
 )
-EMPTY_SNAPSHOT = Snapshot(loaded_at=0.0)
 CLIENT_CLOSED = 499  # nginx's convention for "client closed request"
 MAX_MODEL_ID = 200  # the width of usage.public_model_id
 INT32_MAX = 2**31 - 1  # usage token columns are 32-bit integers
@@ -179,12 +177,12 @@ class ChatCompletions:
         try:
             raw = await read_body(receive, headers, rt.settings.max_body_bytes)
             body = parse_chat_body(raw)
-            snapshot = rt.routing.snapshot
-            identity = identify(
-                headers, peer[0] if peer else None, snapshot or EMPTY_SNAPSHOT, rt.settings
+            caller = await rt.routing.caller(
+                headers.get("authorization"), rt.settings.anonymous_key
             )
+            identity = identify(headers, peer[0] if peer else None, caller, rt.settings)
             decision = resolve(
-                body, identity, snapshot, rt.routing.is_fresh(), rt.settings, created_at
+                body, identity, rt.routing.snapshot, rt.routing.is_fresh(), rt.settings, created_at
             )
             stream = bool(body.get("stream"))
             upstream_body = build_upstream_body(body, decision, stream)

@@ -21,8 +21,8 @@ from previewgate.errors import (
     Unauthorized,
 )
 from previewgate.experiments.assignment import choose_subject, pick_slot
-from previewgate.gateway.identity import Identity
-from previewgate.gateway.snapshot import ExperimentEntry, Snapshot
+from previewgate.identity import Identity
+from previewgate.routing.snapshot import ExperimentEntry, Snapshot
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = "this model is temporarily unavailable; please retry shortly"

@@ -5,6 +5,7 @@ from previewgate.catalog.models import CatalogModel
 from previewgate.evidence.models import ExperimentRequest
 from previewgate.experiments.models import Experiment, Variant, VariantVersion
 from previewgate.feedback.models import Feedback
+from previewgate.routing.models import RoutingGeneration
 from previewgate.store.base import Base
 from previewgate.usage.models import Usage
 
@@ -17,6 +18,7 @@ __all__ = [
     "ExperimentRequest",
     "Feedback",
     "PreviewOptIn",
+    "RoutingGeneration",
     "Usage",
     "User",
     "Variant",

@@ -19,15 +19,17 @@ import asyncio
 import collections
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, case, insert, text, update
+from sqlalchemy import Table, insert, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from previewgate import metrics
-from previewgate.accounts.models import User
+from previewgate.accounts import queries as accounts
+from previewgate.routing.generation import bump_generation
 from previewgate.usage.events import UsageEvent
 from previewgate.usage.models import Usage
 
@@ -55,8 +57,11 @@ class UsageWriter:
         max_buffer: int = 100_000,
         max_backoff_s: float = 5.0,
         linger_s: float = 0.25,
+        routing_changed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
+        # Told when a charge empties a balance: the user is no longer funded.
+        self._routing_changed = routing_changed
         self._evidence = evidence
         self._batch_size = batch_size
         self._max_buffer = max_buffer
@@ -250,17 +255,14 @@ class UsageWriter:
             await session.execute(
                 insert(cast(Table, Usage.__table__)), [e.usage_row() for e in batch]
             )
-            charges: dict[object, int] = collections.defaultdict(int)
+            charges: dict[uuid.UUID, int] = collections.defaultdict(int)
             for event in batch:
                 if event.user_id is not None and event.cost_microusd:
                     charges[event.user_id] += event.cost_microusd
-            if charges:
-                await session.execute(
-                    update(User)
-                    .where(User.id.in_(list(charges)))
-                    .values(
-                        balance_microusd=User.balance_microusd
-                        - case(charges, value=User.id, else_=0)
-                    )
-                )
+            emptied = bool(charges) and await accounts.charge_balances(session, charges)
+            if emptied:
+                # Funding decides routes: the charge is a routing change like any other.
+                await bump_generation(session)
+        if emptied and self._routing_changed is not None:
+            await self._routing_changed()
         metrics.WRITER_WRITTEN.labels("usage").inc(len(batch))

@@ -1,4 +1,6 @@
-"""Who is calling: user (by API key), machine, session, client request id, client IP."""
+"""Who is calling: user (by API key), machine, session, client request id, client IP.
+
+Shared by the gateway and the feedback API, so a rating is read exactly as its request was."""
 
 from __future__ import annotations
 
@@ -7,9 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from previewgate.config import Settings
-from previewgate.crypto import hash_api_key
-from previewgate.errors import Unauthorized
-from previewgate.gateway.snapshot import Caller, Snapshot
+from previewgate.routing.snapshot import Caller
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_ID_LEN = 200
@@ -75,33 +75,12 @@ def client_ip(
     return hops[0] if hops else peer
 
 
-def caller_from_authorization(
-    authorization: str | None, snapshot: Snapshot, anonymous_key: str
-) -> Caller | None:
-    """Resolve ``Authorization: Bearer <key>``; None when absent or the configured anonymous
-    key (``PREVIEWGATE_ANONYMOUS_KEY``); 401 when given but unknown."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Authorization must be 'Bearer <api key>'")
-    if anonymous_key and token == anonymous_key:
-        return None  # not a secret: SDKs that insist on a key may call anonymously with it
-    # A dict lookup by sha256 digest: the secret itself is never compared byte by byte.
-    caller = snapshot.callers.get(hash_api_key(token))
-    if caller is None:
-        raise Unauthorized("invalid API key")
-    return caller
-
-
 def identify(
-    headers: dict[str, str], peer: str | None, snapshot: Snapshot, settings: Settings
+    headers: dict[str, str], peer: str | None, caller: Caller | None, settings: Settings
 ) -> Identity:
+    """Who is calling; ``caller`` comes from the routing lookup of the API key."""
     return Identity(
-        caller=caller_from_authorization(
-            headers.get("authorization"), snapshot, settings.anonymous_key
-        ),
+        caller=caller,
         machine_id=_first(headers, settings.machine_headers),
         session_id=_first(headers, settings.session_headers),
         client_request_id=_first(headers, settings.request_id_headers),
