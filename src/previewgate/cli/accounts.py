@@ -1,13 +1,19 @@
 """`previewgate users ...` and `previewgate keys ...`: each a routing change, so a running
-gateway accepts a new key (and refuses a deleted user) at once."""
+gateway accepts a new key (and refuses a deleted user) at once.
+
+Each command imports the service itself: it loads SQLAlchemy, which ``--help`` does not need.
+"""
 
 from __future__ import annotations
 
-import click
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING
 
-from previewgate.accounts import service
+import click
+
 from previewgate.cli.common import run_change, settings_or_exit
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @click.group()
@@ -20,6 +26,7 @@ def users() -> None:
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
 def users_create(email: str, admin: bool) -> None:
     """Create a user and print its first API key (last line of stdout)."""
+    from previewgate.accounts import service
 
     async def work(session: AsyncSession) -> str:
         user = await service.create_user(session, email, is_admin=admin)
@@ -35,6 +42,7 @@ def users_create(email: str, admin: bool) -> None:
 @click.argument("usd", type=float)
 def users_credit(email: str, usd: float) -> None:
     """Add USD credit to a user's balance (negative to remove)."""
+    from previewgate.accounts import service
 
     async def work(session: AsyncSession) -> int:
         user = await service.get_user_by_email(session, email)
@@ -48,6 +56,7 @@ def users_credit(email: str, usd: float) -> None:
 @click.argument("email")
 def users_delete(email: str) -> None:
     """Soft-delete a user (keys revoked; experiment evidence kept per retention policy)."""
+    from previewgate.accounts import service
 
     async def work(session: AsyncSession) -> None:
         await service.soft_delete_user(session, await service.get_user_by_email(session, email))
@@ -65,6 +74,7 @@ def keys() -> None:
 @click.argument("email")
 def keys_create(email: str) -> None:
     """Issue a new API key for a user (printed once, last line of stdout)."""
+    from previewgate.accounts import service
 
     async def work(session: AsyncSession) -> str:
         user = await service.get_user_by_email(session, email)

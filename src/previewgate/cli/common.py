@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.config import ConfigError, Settings, load_settings
 from previewgate.errors import PreviewGateError
-from previewgate.routing.change import routing_change
-from previewgate.store.engine import create_engine, session_factory
-from previewgate.store.migrate import is_up_to_date, upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -29,6 +28,10 @@ def settings_or_exit() -> Settings:
 
 async def prepare_store(settings: Settings, *, migrate: bool) -> None:
     """Migrate on request (or on embedded defaults); otherwise refuse an unmigrated store."""
+    # Here, not at module level: SQLAlchemy (about a second) would slow every `--help`.
+    from previewgate.store.engine import create_engine
+    from previewgate.store.migrate import is_up_to_date, upgrade
+
     settings.ensure_embedded_key()
     engine = create_engine(settings.resolved_database_url)
     try:
@@ -43,6 +46,9 @@ async def prepare_store(settings: Settings, *, migrate: bool) -> None:
 
 
 def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], change: bool) -> T:
+    from previewgate.routing.change import routing_change
+    from previewgate.store.engine import create_engine, session_factory
+
     async def _main() -> T:
         await prepare_store(settings, migrate=False)
         engine = create_engine(settings.resolved_database_url)

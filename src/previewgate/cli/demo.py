@@ -1,22 +1,22 @@
-"""`previewgate demo`: a local mock upstream plus the gateway on embedded defaults."""
+"""`previewgate demo`: a local mock upstream plus the gateway on embedded defaults.
+
+The app, uvicorn and the demo seed are imported when the demo starts: ``--help`` needs none.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 import click
-import uvicorn
 
-from previewgate.app import PreviewGateApp
 from previewgate.cli.common import prepare_store, settings_or_exit
 from previewgate.cli.serve import configure_logging, uvicorn_config_kwargs
 from previewgate.config import Settings
-from previewgate.demo.mock_upstream import MockUpstream, serve_mock
-from previewgate.demo.seed import DEMO_MODEL, DEMO_PREVIEW, seed_demo, seed_demo_experiment
-from previewgate.runtime import Runtime
 
 
 def _banner(settings: Settings, admin_key: str) -> str:
+    from previewgate.demo.seed import DEMO_MODEL, DEMO_PREVIEW
+
     base = f"http://{settings.host}:{settings.port}"
     return f"""
 PreviewGate demo is running at {base}
@@ -44,6 +44,13 @@ Stop with Ctrl-C. Data lives in {settings.data_dir.resolve()}.
 
 
 async def _run_demo(settings: Settings) -> None:
+    import uvicorn
+
+    from previewgate.app import PreviewGateApp
+    from previewgate.demo.mock_upstream import MockUpstream, serve_mock
+    from previewgate.demo.seed import seed_demo, seed_demo_experiment
+    from previewgate.runtime import Runtime
+
     await prepare_store(settings, migrate=True)
     mock_port = settings.port + 1
     mocks = [await serve_mock(MockUpstream(), settings.host, mock_port)]

@@ -3,6 +3,9 @@
 Partner keys are read from an environment variable named by ``--api-key-env`` or
 from stdin (``--api-key-stdin``), never from argv, which any local user can read
 with ``ps``.
+
+The experiment service is imported inside the commands: it loads SQLAlchemy, which
+``--help`` does not need.
 """
 
 from __future__ import annotations
@@ -12,17 +15,19 @@ import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.cli.common import run_change, run_in_session, settings_or_exit, table
 from previewgate.crypto import KeyCipher
-from previewgate.experiments import service, views
-from previewgate.experiments.models import Experiment, Variant
 from previewgate.experiments.schemas import ExperimentCreate, VariantCreate
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from previewgate.experiments.models import Experiment, Variant
 
 key_env = click.option("--api-key-env", metavar="NAME", help="Read the key from this env var.")
 key_stdin = click.option("--api-key-stdin", is_flag=True, help="Read the key from stdin.")
@@ -76,6 +81,8 @@ def _invalid(exc: ValidationError) -> click.ClickException:
 
 
 async def _variant(session: AsyncSession, experiment_id: uuid.UUID, ref: str) -> Variant:
+    from previewgate.experiments import service
+
     return service.find_variant(await service.get_experiment(session, experiment_id), ref)
 
 
@@ -103,6 +110,8 @@ def create(
     public_model_id: str, name: str, description: str, require_opt_in: bool, allow_anonymous: bool
 ) -> None:
     """Create a draft experiment on a preview model; prints its id last."""
+    from previewgate.experiments import service
+
     try:
         data = ExperimentCreate(
             public_model_id=public_model_id,
@@ -127,6 +136,7 @@ def create(
 @click.option("--status", type=click.Choice(["draft", "active", "paused", "completed"]))
 def list_(archived: bool | None, status: str | None) -> None:
     """List experiments, newest first."""
+    from previewgate.experiments import service
 
     async def work(session: AsyncSession) -> list[list[str]]:
         return [_cells(e) for e in await service.list_experiments(session, archived, status)]
@@ -140,6 +150,7 @@ def list_(archived: bool | None, status: str | None) -> None:
 @click.argument("experiment_id", type=click.UUID)
 def show(experiment_id: uuid.UUID) -> None:
     """Print the admin view as JSON: variants, shares, version timelines (never a key)."""
+    from previewgate.experiments import service, views
 
     async def work(session: AsyncSession) -> str:
         experiment = await service.get_experiment(session, experiment_id)
@@ -164,6 +175,8 @@ def add_variant(
     api_key_stdin: bool,
 ) -> None:
     """Add a slot and its first checkpoint to a draft experiment."""
+    from previewgate.experiments import service
+
     try:
         data = VariantCreate(
             label=label,
@@ -196,6 +209,8 @@ def swap(
     api_key_stdin: bool,
 ) -> None:
     """Hot-swap a slot to a new checkpoint, effective now; no subject changes slot."""
+    from previewgate.experiments import service
+
     raw = _upstream(upstream_json)
     key = _read_key(api_key_env, api_key_stdin)
 
@@ -216,6 +231,8 @@ def rotate_key(
     experiment_id: uuid.UUID, variant: str, api_key_env: str | None, api_key_stdin: bool
 ) -> None:
     """Replace a slot's partner key: a new version on the current upstream, effective now."""
+    from previewgate.experiments import service
+
     key = _read_key(api_key_env, api_key_stdin)
 
     async def work(session: AsyncSession, cipher: KeyCipher) -> None:
@@ -226,21 +243,31 @@ def rotate_key(
     click.echo(f"rotated the key of variant {variant}")
 
 
-def _transition(
-    name: str, move: Callable[[AsyncSession, uuid.UUID], Awaitable[Experiment]]
-) -> None:
-    @experiments.command(name, help=(move.__doc__ or "").split("\n")[0])
+def _transition(name: str, summary: str) -> None:
+    """``experiments NAME ID`` runs the service function ``NAME``; ``summary`` is the first
+    line of its docstring, written out so that listing the commands needs no service
+    (tests/cli/test_lazy.py keeps the two equal)."""
+
+    @experiments.command(name, help=summary)
     @click.argument("experiment_id", type=click.UUID)
     def command(experiment_id: uuid.UUID) -> None:
+        from previewgate.experiments import service
+
+        move: Callable[[AsyncSession, uuid.UUID], Awaitable[Experiment]] = getattr(service, name)
+
         async def work(session: AsyncSession, _: KeyCipher) -> str:
             return (await move(session, experiment_id)).status
 
         click.echo(f"experiment {experiment_id} is now {_mutate(work)}")
 
 
-_transition("activate", service.activate)
-_transition("pause", service.pause)
-_transition("complete", service.complete)
+_transition("activate", "draft/paused → active once every activation rule holds.")
+_transition(
+    "pause", "active → paused: the id answers 404 model-unavailable, subjects keep their slots."
+)
+_transition(
+    "complete", "active/paused → completed (terminal); frees the public id for a new experiment."
+)
 
 
 @experiments.command("archive")
@@ -248,6 +275,7 @@ _transition("complete", service.complete)
 @click.option("--undo", is_flag=True, help="Unarchive instead.")
 def archive(experiment_id: uuid.UUID, undo: bool) -> None:
     """Archive (or --undo) an experiment; an active one must be paused or completed first."""
+    from previewgate.experiments import service
 
     async def work(session: AsyncSession, _: KeyCipher) -> None:
         await service.set_archived(session, experiment_id, not undo)

@@ -1,18 +1,23 @@
-"""`previewgate models ...`: the catalog from the command line."""
+"""`previewgate models ...`: the catalog from the command line.
+
+Each command imports the catalog service itself: it loads SQLAlchemy, which ``--help`` does
+not need.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.catalog import service
 from previewgate.cli.common import run_change, run_in_session, settings_or_exit, table
 from previewgate.crypto import KeyCipher
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @click.group()
@@ -40,6 +45,8 @@ def models_add(
     display_name: str,
 ) -> None:
     """Add a model. Keys are read from an environment variable, never from argv."""
+    from previewgate.catalog import service
+
     settings = settings_or_exit()
     api_key = _env_key(api_key_env) if api_key_env else None
     try:
@@ -81,6 +88,7 @@ def _env_key(name: str) -> str:
 @models.command("list")
 def models_list() -> None:
     """List the catalog (keys show only as configured or not)."""
+    from previewgate.catalog import service
 
     async def work(session: AsyncSession) -> list[dict[str, object]]:
         return [service.public_view(m) for m in await service.list_models(session)]

@@ -1,4 +1,8 @@
-"""`previewgate report`, `wipe` and `gc`: experiment results and retention from the shell."""
+"""`previewgate report`, `wipe` and `gc`: experiment results and retention from the shell.
+
+The statistics (SciPy, NumPy) and the retention service (SQLAlchemy) are imported inside
+the commands: ``--help`` needs neither.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.cli.common import run_in_session, settings_or_exit, table
 from previewgate.config import MAX_GC_GRACE_S
-from previewgate.evidence import retention
 from previewgate.evidence.blobs import open_blob_store
-from previewgate.reporting.inference import Mode
-from previewgate.reporting.service import experiment_stats
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from previewgate.reporting.inference import Mode
 
 
 def _iso(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -143,6 +148,7 @@ def report(
     until: datetime | None,
 ) -> None:
     """Live statistics of an experiment."""
+    from previewgate.reporting.service import experiment_stats
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         mode: Mode = "fixed_horizon" if fixed_horizon else "sequential"
@@ -158,6 +164,8 @@ def report(
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def wipe(experiment_id: uuid.UUID, drop_rows: bool, yes: bool) -> None:
     """Forget an experiment's prompts (hashes become __deleted__); run `gc` to free storage."""
+    from previewgate.evidence import retention
+
     if not yes:
         what = "delete the attribution rows" if drop_rows else "wipe the prompt hashes"
         click.confirm(f"This will {what} of experiment {experiment_id}. Continue?", abort=True)
@@ -177,6 +185,8 @@ def wipe(experiment_id: uuid.UUID, drop_rows: bool, yes: bool) -> None:
 )
 def gc(grace_s: float | None) -> None:
     """Delete stored prompts and responses that no attribution row references."""
+    from previewgate.evidence import retention
+
     settings = settings_or_exit()
     grace = settings.gc_grace_s if grace_s is None else grace_s
 

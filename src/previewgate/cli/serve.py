@@ -1,4 +1,7 @@
-"""`previewgate serve` and `previewgate migrate`."""
+"""`previewgate serve` and `previewgate migrate`.
+
+uvicorn is imported by `serve` itself: ``--help`` and `migrate` do not need it.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,8 @@ from functools import partial
 from typing import Any
 
 import click
-import uvicorn
 
 from previewgate.cli.common import prepare_store, settings_or_exit
-from previewgate.cli.workers import run_workers
 
 APP_FACTORY = "previewgate.app:create_app_from_env"
 
@@ -51,6 +52,10 @@ def serve(workers: int | None) -> None:
     With several workers each process has its own SO_REUSEPORT socket (see
     ``previewgate.cli.workers``); the command exits 1 if a worker dies.
     """
+    import uvicorn
+
+    from previewgate.cli.workers import run_workers
+
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     asyncio.run(prepare_store(settings, migrate=False))
