@@ -8,7 +8,6 @@ TTL is ten minutes, so no periodic reload can explain what a worker serves.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,9 +17,10 @@ import httpx
 import pytest
 
 from tests.conftest import REDIS_URL
+from tests.routing.conftest import key_of, run_cli
 from tests.support.experiments import create_preview_model, start_experiment
 from tests.support.faults import wait_until
-from tests.support.servers import MockServer, start_mock
+from tests.support.servers import MockServer
 from tests.support.workers import Gateway, Pinned
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -34,45 +34,6 @@ BOUND_WITH_REDIS_S = 0.2
 
 def _chat(model: str) -> dict[str, object]:
     return {"model": model, "messages": [{"role": "user", "content": "hello"}]}
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "previewgate", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def _key_of(output: str) -> str:
-    return output.strip().splitlines()[-1]
-
-
-@pytest.fixture
-def mock() -> Iterator[MockServer]:
-    server = start_mock()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def store(database_url: str, encryption_key: str, tmp_path: Path) -> dict[str, str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREVIEWGATE_")}
-    env.update(
-        {
-            "PREVIEWGATE_DATABASE_URL": database_url,
-            "PREVIEWGATE_ENCRYPTION_KEY": encryption_key,
-            "PREVIEWGATE_DATA_DIR": str(tmp_path / "data"),
-        }
-    )
-    return env
 
 
 @pytest.fixture
@@ -117,7 +78,7 @@ def test_a_key_made_by_the_cli_works_at_once_on_every_worker(
     store: dict[str, str], start: Callable[..., Gateway], mock: MockServer
 ) -> None:
     upstream = f'{{"internal_id": "m-prod", "base_url": "{mock.base_url}"}}'
-    _cli(store, "models", "add", "demo/prod", "--upstream", upstream)
+    run_cli(store, "models", "add", "demo/prod", "--upstream", upstream)
     # Neither Redis nor a generation poll within the test: only the first-sight lookup
     # can let the new key in.
     gateway = start(False, poll_s=60)
@@ -125,7 +86,7 @@ def test_a_key_made_by_the_cli_works_at_once_on_every_worker(
         assert w.request("POST", CHAT, _chat("demo/prod"), key="pg-not-yet")[0] == 401
         w.close()
 
-    key = _key_of(_cli(store, "users", "create", "new@example.com"))
+    key = key_of(run_cli(store, "users", "create", "new@example.com"))
     made = time.monotonic()
     # New connections: the CLI's run may outlast the server's keep-alive.
     workers = list(gateway.connect_to_each_worker().values())
@@ -150,8 +111,8 @@ def test_a_pause_and_a_revocation_reach_the_other_worker(
     mock: MockServer,
 ) -> None:
     bound = BOUND_WITH_REDIS_S if redis else BOUND_WITHOUT_REDIS_S
-    admin_key = _key_of(_cli(store, "users", "create", "ops@example.com", "--admin"))
-    user_key = _key_of(_cli(store, "users", "create", "someone@example.com"))
+    admin_key = key_of(run_cli(store, "users", "create", "ops@example.com", "--admin"))
+    user_key = key_of(run_cli(store, "users", "create", "someone@example.com"))
     gateway = start(redis)
     pinned = gateway.connect_to_each_worker()
     editor, other = pinned.values()
