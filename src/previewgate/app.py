@@ -25,6 +25,7 @@ from previewgate.experiments import endpoints as experiments_endpoints
 from previewgate.feedback import endpoints as feedback_endpoints
 from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
 from previewgate.gateway.openapi import document_chat
+from previewgate.partners import endpoints as partners_endpoints
 from previewgate.reporting import endpoints as reporting_endpoints
 from previewgate.runtime import Runtime
 from previewgate.store.outage import (
@@ -122,6 +123,8 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(accounts_endpoints.router)
     api.include_router(accounts_endpoints.admin)
     api.include_router(feedback_endpoints.router)
+    api.include_router(partners_endpoints.router)
+    api.include_router(partners_endpoints.slots)
     api.include_router(admin_pages_endpoints.router)
     api.include_router(admin_pages_endpoints.site)
     api.include_router(experiments_endpoints.router)

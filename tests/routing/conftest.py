@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.support.servers import MockServer, start_mock
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
@@ -44,10 +41,3 @@ def store(database_url: str, encryption_key: str, tmp_path: Path) -> dict[str, s
         }
     )
     return env
-
-
-@pytest.fixture
-def mock() -> Iterator[MockServer]:
-    server = start_mock()
-    yield server
-    server.stop()

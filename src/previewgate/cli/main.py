@@ -33,6 +33,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "previewgate.cli.experiments:experiments",
         "Create, run, hot-swap and archive preview-model experiments.",
     ),
+    "partners": (
+        "previewgate.cli.partners:partners",
+        "Manage partners (the providers of checkpoints), members and slot ownership.",
+    ),
     "report": ("previewgate.cli.reporting:report", "Live statistics of an experiment."),
     "wipe": (
         "previewgate.cli.reporting:wipe",

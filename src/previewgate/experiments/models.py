@@ -69,8 +69,10 @@ class Variant(Base):
     )
     label: Mapped[str] = mapped_column(String(100))
     weight: Mapped[int] = mapped_column(Integer)
-    # Part 2: the partner owning this slot (nullable: a baseline owned by nobody).
-    partner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # The partner owning this slot's checkpoints (none: a baseline owned by nobody).
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("partner.id", ondelete="SET NULL"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

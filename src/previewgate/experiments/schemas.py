@@ -93,6 +93,7 @@ class VariantOut(BaseModel):
     id: uuid.UUID
     label: str
     weight: int
+    partner_id: uuid.UUID | None = Field(description="the partner owning its checkpoints")
     share: float = Field(description="weight / total weight of the experiment")
     current_version_id: uuid.UUID | None
     created_at: datetime

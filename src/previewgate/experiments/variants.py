@@ -97,6 +97,21 @@ async def update_variant(
     return await _reloaded(session, experiment_id, variant.id)
 
 
+async def set_variant_partner(
+    session: AsyncSession,
+    experiment_id: uuid.UUID,
+    variant_ref: uuid.UUID | str,
+    partner_id: uuid.UUID | None,
+) -> Variant:
+    """The partner owning the slot's checkpoints, past and future (any status)."""
+    experiment = await queries.load_experiment(session, experiment_id)
+    variant = find_variant(experiment, variant_ref)
+    variant.partner_id = partner_id
+    variant.updated_at = utcnow()
+    await session.flush()
+    return await _reloaded(session, experiment_id, variant.id)
+
+
 async def remove_variant(
     session: AsyncSession, experiment_id: uuid.UUID, variant_id: uuid.UUID
 ) -> Experiment:

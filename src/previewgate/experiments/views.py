@@ -38,6 +38,7 @@ def variant_view(variant: Variant, total_weight: int, now: datetime) -> VariantO
         id=variant.id,
         label=variant.label,
         weight=variant.weight,
+        partner_id=variant.partner_id,
         share=variant.weight / total_weight if total_weight else 0.0,
         current_version_id=current.id if current else None,
         created_at=variant.created_at,
