@@ -393,3 +393,25 @@ async def test_folder_reuse_of_old_object_touches_it(tmp_path: Path) -> None:
     assert time.time() - os.stat(path).st_mtime < 60  # GC grace period restarts now
     [(_, modified)] = [item async for item in store.iter_keys()]
     assert datetime.now(UTC) - modified < timedelta(seconds=60)
+
+
+async def test_named_objects_roundtrip_overwrite_and_stay_out_of_gc(blob_store: BlobStore) -> None:
+    name = "partner/0b4c/traces/2026-12-01/session-1.jsonl.gz"
+    assert await blob_store.get_named(name) is None
+    await blob_store.put_named(name, b"first")
+    await blob_store.put_named(name, b"second")
+    assert await blob_store.get_named(name) == b"second"
+    key = await blob_store.put_if_absent(b"content")
+    # The GC walks content-addressed keys only: an export file is never a candidate.
+    assert [k async for k, _ in blob_store.iter_keys()] == [key]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "/abs", "a//b", "../up", "a/../b", "ab/cd/x", "a b", "ok/\x00", "é", "x/" + "y" * 201],
+)
+async def test_named_objects_refuse_unsafe_names(blob_store: BlobStore, name: str) -> None:
+    with pytest.raises(ValueError):
+        await blob_store.put_named(name, b"x")
+    with pytest.raises(ValueError):
+        await blob_store.get_named(name)

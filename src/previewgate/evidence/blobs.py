@@ -46,6 +46,7 @@ __all__ = [
     "sha256_hex",
     "sha256_hex_async",
     "validate_key",
+    "validate_name",
 ]
 
 _KEY_RE = re.compile(r"[0-9a-f]{64}")
@@ -78,6 +79,16 @@ class BlobStore(Protocol):
         """Yield (sha256 hex, last-modified as aware UTC datetime) for every stored object."""
         ...
 
+    async def put_named(self, name: str, data: bytes) -> None:
+        """Write (or replace, atomically) a named object such as an export file. ``name`` is
+        checked by ``validate_name``; named objects are never content-addressed keys, so
+        ``iter_keys`` and the GC do not see them."""
+        ...
+
+    async def get_named(self, name: str) -> bytes | None:
+        """A named object's bytes, or None if absent."""
+        ...
+
     async def ping(self) -> None:
         """Raise BlobStoreError if the store is unreachable or unusable."""
         ...
@@ -99,6 +110,23 @@ async def sha256_hex_async(data: bytes) -> str:
 def is_key(name: object) -> bool:
     """True if `name` is exactly 64 lowercase hex chars."""
     return isinstance(name, str) and _KEY_RE.fullmatch(name) is not None
+
+
+# Named objects: relative paths of plain segments, never a fan-out directory of the
+# content-addressed keys (whose first segment is two hex digits).
+_NAME_SEGMENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]{0,199}")
+
+
+def validate_name(name: str) -> str:
+    segments = name.split("/")
+    if (
+        len(name) > 1000
+        or not all(_NAME_SEGMENT_RE.fullmatch(s) for s in segments)
+        or _FANOUT_RE.fullmatch(segments[0])
+        or any(".." in s for s in segments)
+    ):
+        raise ValueError(f"invalid blob object name {name!r}")
+    return name
 
 
 def validate_key(sha256: str) -> str:
@@ -192,6 +220,10 @@ class FolderBlobStore:
         except FileNotFoundError:
             pass
         started = time.time()  # <= the new file's mtime: a conservative freshness stamp
+        self._write_sync(path, data)
+        return started
+
+    def _write_sync(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
@@ -205,7 +237,6 @@ class FolderBlobStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        return started
 
     async def get(self, sha256: str) -> bytes | None:
         path = self._path(validate_key(sha256))
@@ -218,6 +249,14 @@ class FolderBlobStore:
         path = self._path(validate_key(sha256))
         self._known.discard(sha256)
         return await _in_thread(lambda: _unlink_existing(path))
+
+    async def put_named(self, name: str, data: bytes) -> None:
+        path = self.root / validate_name(name)
+        await _in_thread(lambda: self._write_sync(path, data))
+
+    async def get_named(self, name: str) -> bytes | None:
+        path = self.root / validate_name(name)
+        return await _in_thread(lambda: _read_or_none(path))
 
     async def iter_keys(self) -> AsyncIterator[tuple[str, datetime]]:
         # One thread hop per top-level fan-out dir: bounded memory, few hops.

@@ -27,6 +27,7 @@ from previewgate.evidence.blobs import (
     is_key,
     sha256_hex_async,
     validate_key,
+    validate_name,
 )
 
 if TYPE_CHECKING:
@@ -126,6 +127,10 @@ class S3BlobStore:
         # Absent, or re-used after refresh_after: S3 has no "touch" among the calls we allow,
         # so re-upload the same bytes to restart its GC grace period.
         started = time.time()
+        self._upload_sync(s3key, data)
+        return started
+
+    def _upload_sync(self, s3key: str, data: bytes) -> None:
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
         self._client.put_object(
             Bucket=self.bucket,
@@ -134,7 +139,6 @@ class S3BlobStore:
             ContentMD5=md5,
             ContentType="application/octet-stream",
         )
-        return started
 
     async def get(self, sha256: str) -> bytes | None:
         s3key = self.prefix + validate_key(sha256)
@@ -167,6 +171,14 @@ class S3BlobStore:
             return False
         self._client.delete_object(Bucket=self.bucket, Key=s3key)
         return True
+
+    async def put_named(self, name: str, data: bytes) -> None:
+        s3key = self.prefix + validate_name(name)
+        await self._run(lambda: self._upload_sync(s3key, data))
+
+    async def get_named(self, name: str) -> bytes | None:
+        s3key = self.prefix + validate_name(name)
+        return await self._run(lambda: self._get_sync(s3key))
 
     async def iter_keys(self) -> AsyncIterator[tuple[str, datetime]]:
         token: str | None = None
