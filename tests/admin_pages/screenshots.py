@@ -20,6 +20,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from previewgate.accounts import queries as accounts_queries
 from previewgate.accounts import service as accounts
 from previewgate.config import Settings
 from previewgate.crypto import hash_api_key
@@ -53,7 +54,7 @@ async def _catalog_and_users(rt: Runtime) -> uuid.UUID:
         await accounts.add_credit(session, user, 25_000_000)
         old = await accounts.issue_key(session, user)
         await accounts.issue_key(session, user)
-        await accounts.revoke_key(session, old.key_id)
+        await accounts_queries.revoke_key(session, old.key_id)
     await rt.routing.refresh_now()
     return user.id
 

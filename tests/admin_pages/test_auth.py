@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from previewgate.accounts import queries as accounts_queries
 from previewgate.accounts import service as accounts
 from previewgate.accounts.models import ApiKey
 from previewgate.admin_pages.auth import PRESESSION_COOKIE, SESSION_COOKIE
@@ -100,7 +101,7 @@ def test_sign_out_and_revocation_end_the_session(
     async def revoke_all(rt: Runtime) -> None:
         async with rt.sessions() as session, session.begin():
             for key_id in (await session.scalars(select(ApiKey.id))).all():
-                await accounts.revoke_key(session, key_id)
+                await accounts_queries.revoke_key(session, key_id)
         await rt.routing.refresh_now()
 
     pages.call(revoke_all)
@@ -146,7 +147,7 @@ def test_a_copied_cookie_ends_with_sign_out_and_with_its_key(
                 select(ApiKey.id).where(ApiKey.hash == hash_api_key(admin_key))
             )
             assert key_id is not None
-            await accounts.revoke_key(session, key_id)
+            await accounts_queries.revoke_key(session, key_id)
 
     pages.call(revoke_first)
     stolen = httpx.Client(base_url=pages.base_url, cookies={SESSION_COOKIE: first_cookie})

@@ -17,7 +17,8 @@ from previewgate.accounts import service as accounts
 from previewgate.errors import NotFound
 from previewgate.evidence.blobs import BlobStore, FolderBlobStore
 from previewgate.evidence.models import DELETED, ExperimentRequest
-from previewgate.evidence.retention import gc_blobs, referenced_keys, wipe_prompts
+from previewgate.evidence.queries import referenced_keys
+from previewgate.evidence.retention import gc_blobs, wipe_prompts
 from previewgate.runtime import Runtime
 from previewgate.store.base import utcnow
 from previewgate.usage.models import Usage

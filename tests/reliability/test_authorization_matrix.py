@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from previewgate.accounts import queries as accounts_queries
 from previewgate.accounts import service as accounts
 from previewgate.accounts.service import IssuedKey
 from tests.support.experiments import PREVIEW_ID
@@ -61,7 +62,7 @@ async def _issue(rt: Any, email: str, admin: bool) -> IssuedKey:
 
 async def _revoke(rt: Any, key_id: uuid.UUID) -> None:
     async with rt.sessions() as session, session.begin():
-        await accounts.revoke_key(session, key_id)
+        await accounts_queries.revoke_key(session, key_id)
     await rt.routing.refresh_now()
 
 

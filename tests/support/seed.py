@@ -6,6 +6,7 @@ from typing import Any
 
 from previewgate.accounts import service as accounts
 from previewgate.catalog import service as catalog
+from previewgate.catalog.schemas import ModelCreate
 from previewgate.runtime import Runtime
 
 
@@ -22,7 +23,7 @@ async def create_user(
 
 async def add_model(runtime: Runtime, **fields: Any) -> None:
     async with runtime.change() as session:
-        await catalog.create_model(session, runtime.cipher, catalog.ModelCreate(**fields))
+        await catalog.create_model(session, runtime.cipher, ModelCreate(**fields))
 
 
 def serve_model(

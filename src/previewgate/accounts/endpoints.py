@@ -8,13 +8,19 @@ user is refused at once.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Query
 
-from previewgate.accounts import queries, service
-from previewgate.accounts.models import ApiKey
-from previewgate.accounts.schemas import CreditRequest, KeyCreated, KeyOut, UserCreate, UserOut
+from previewgate.accounts import service
+from previewgate.accounts.schemas import (
+    CreditRequest,
+    KeyCreated,
+    KeyOut,
+    OptInOut,
+    PreviewModelOut,
+    UserCreate,
+    UserOut,
+)
 from previewgate.deps import AdminDep, CallerDep, ChangeDep, RuntimeDep, SessionDep
 from previewgate.errors import NotFound
 from previewgate.routing.snapshot import ModelEntry
@@ -31,29 +37,29 @@ def _preview(runtime: RuntimeDep, public_id: str) -> ModelEntry:
     return entry
 
 
-@router.post("/{public_id:path}/opt-in")
+@router.post("/{public_id:path}/opt-in", response_model=OptInOut)
 async def opt_in(
     public_id: str, caller: CallerDep, session: ChangeDep, runtime: RuntimeDep
-) -> dict[str, Any]:
+) -> OptInOut:
     entry = _preview(runtime, public_id)
     opt = await service.record_opt_in(session, caller.user_id, public_id, entry.disclosure_version)
-    return {
-        "public_id": public_id,
-        "disclosure_version": opt.disclosure_version,
-        "accepted_at": opt.accepted_at.isoformat(),
-    }
+    return OptInOut(
+        public_id=public_id,
+        disclosure_version=opt.disclosure_version,
+        accepted_at=opt.accepted_at.isoformat(),
+    )
 
 
-@router.get("/{public_id:path}")
-async def get_preview_model(public_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+@router.get("/{public_id:path}", response_model=PreviewModelOut)
+async def get_preview_model(public_id: str, runtime: RuntimeDep) -> PreviewModelOut:
     entry = _preview(runtime, public_id)
-    return {
-        "id": entry.public_id,
-        "name": entry.display_name,
-        "disclosure": entry.disclosure_text,
-        "disclosure_version": entry.disclosure_version,
-        "opt_in": f"POST /v1/preview-models/{entry.public_id}/opt-in",
-    }
+    return PreviewModelOut(
+        id=entry.public_id,
+        name=entry.display_name,
+        disclosure=entry.disclosure_text,
+        disclosure_version=entry.disclosure_version,
+        opt_in=f"POST /v1/preview-models/{entry.public_id}/opt-in",
+    )
 
 
 @admin.get("", response_model=list[UserOut])
@@ -62,7 +68,7 @@ async def list_users(
     session: SessionDep,
     include_deleted: bool = Query(default=False, description="Also list deleted users."),
 ) -> list[UserOut]:
-    users = await queries.list_users(session, include_deleted=include_deleted)
+    users = await service.list_users(session, include_deleted=include_deleted)
     return [UserOut.of(u) for u in users]
 
 
@@ -86,8 +92,7 @@ async def credit_user(
     session: ChangeDep,
 ) -> UserOut:
     """Add USD to the prepaid balance (negative removes); answers with the new balance."""
-    user = await service.get_live_user(session, user_id)
-    await service.add_credit(session, user, data.microusd)
+    user = await service.credit_user(session, user_id, data.microusd)
     return UserOut.of(user)
 
 
@@ -101,18 +106,14 @@ async def delete_user(user_id: uuid.UUID, caller: AdminDep, session: ChangeDep) 
 @admin.get("/{user_id}/keys", response_model=list[KeyOut])
 async def list_keys(user_id: uuid.UUID, _: AdminDep, session: SessionDep) -> list[KeyOut]:
     """Prefixes and dates only, revoked keys included; never a key or its hash."""
-    await service.get_user(session, user_id)
-    return [KeyOut.of(k) for k in await queries.list_keys(session, user_id)]
+    return [KeyOut.of(k) for k in await service.list_keys(session, user_id)]
 
 
 @admin.post("/{user_id}/keys", status_code=201, response_model=KeyCreated)
 async def create_key(user_id: uuid.UUID, _: AdminDep, session: ChangeDep) -> KeyCreated:
     """A new key, in this response only: the store keeps its hash."""
-    user = await service.get_live_user(session, user_id)
-    issued = await service.issue_key(session, user)
-    key = await session.get(ApiKey, issued.key_id)
-    assert key is not None  # just flushed in this session
-    return KeyCreated(**KeyOut.of(key).model_dump(), key=issued.plaintext)
+    key, plaintext = await service.create_user_key(session, user_id)
+    return KeyCreated(**KeyOut.of(key).model_dump(), key=plaintext)
 
 
 @admin.delete("/{user_id}/keys/{key_id}", response_model=KeyOut)

@@ -1,14 +1,16 @@
-"""Reads of users and keys for the admin API and pages; the service holds the rules."""
+"""Every statement the accounts domain runs, in one place; the service holds the rules."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from previewgate.accounts.models import ApiKey, PreviewOptIn, User
+from previewgate.accounts.models import AdminSessionRecord, ApiKey, PreviewOptIn, User
 from previewgate.routing.snapshot import Caller, CallerRows
+from previewgate.store.base import utcnow
 
 
 async def list_users(session: AsyncSession, *, include_deleted: bool = False) -> list[User]:
@@ -17,6 +19,17 @@ async def list_users(session: AsyncSession, *, include_deleted: bool = False) ->
     if not include_deleted:
         query = query.where(User.deleted_at.is_(None))
     return list(await session.scalars(query))
+
+
+async def user_by_email(
+    session: AsyncSession, email: str, *, include_deleted: bool = False
+) -> User | None:
+    """The user with this (already normalised) e-mail; deleted ones only when asked for."""
+    query = select(User).where(User.email == email)
+    if not include_deleted:
+        query = query.where(User.deleted_at.is_(None))
+    found: User | None = await session.scalar(query)
+    return found
 
 
 async def list_keys(session: AsyncSession, user_id: uuid.UUID) -> list[ApiKey]:
@@ -45,6 +58,71 @@ async def live_key_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
         .group_by(ApiKey.user_id)
     )
     return {user_id: int(n) for user_id, n in await session.execute(query)}
+
+
+async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> None:
+    """Revoke the key now; a key revoked earlier keeps its ``revoked_at``."""
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def revoke_user_keys(session: AsyncSession, user_id: uuid.UUID, at: datetime) -> None:
+    """Revoke every unrevoked key of the user at ``at``."""
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+
+
+async def live_admin_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    """The unrevoked key with this hash, if it belongs to a live (not deleted) admin."""
+    query = (
+        select(ApiKey)
+        .join(User, User.id == ApiKey.user_id)
+        .where(
+            ApiKey.hash == key_hash,
+            ApiKey.revoked_at.is_(None),
+            User.deleted_at.is_(None),
+            User.is_admin.is_(True),
+        )
+    )
+    found: ApiKey | None = await session.scalar(query)
+    return found
+
+
+async def delete_expired_admin_sessions(session: AsyncSession, now: datetime) -> None:
+    await session.execute(delete(AdminSessionRecord).where(AdminSessionRecord.expires_at <= now))
+
+
+async def admin_of_session(session: AsyncSession, session_id: str) -> uuid.UUID | None:
+    """The admin's user id while the session is live, else None.
+
+    Live: not signed out (the row exists), not expired, the key it was made from not
+    revoked, and its user neither deleted nor stripped of the admin flag.
+    """
+    query = (
+        select(AdminSessionRecord.user_id)
+        .join(ApiKey, ApiKey.id == AdminSessionRecord.api_key_id)
+        .join(User, User.id == AdminSessionRecord.user_id)
+        .where(
+            AdminSessionRecord.id == session_id,
+            AdminSessionRecord.expires_at > utcnow(),
+            ApiKey.revoked_at.is_(None),
+            User.deleted_at.is_(None),
+            User.is_admin.is_(True),
+        )
+    )
+    user_id: uuid.UUID | None = await session.scalar(query)
+    return user_id
+
+
+async def close_admin_session(session: AsyncSession, session_id: str) -> None:
+    """Sign out: the session's row goes (a missing row is already signed out)."""
+    await session.execute(delete(AdminSessionRecord).where(AdminSessionRecord.id == session_id))
 
 
 def _live_keys() -> Select[str, uuid.UUID, bool, int]:

@@ -92,3 +92,20 @@ class KeyOut(BaseModel):
 
 class KeyCreated(KeyOut):
     key: str = Field(description="The API key. Shown once: only its hash is stored.")
+
+
+class PreviewModelOut(BaseModel):
+    """A preview model's disclosure, what a caller agrees to by opting in."""
+
+    id: str
+    name: str
+    disclosure: str | None
+    disclosure_version: int
+    opt_in: str = Field(description="The request that opts in, e.g. POST /v1/preview-models/…")
+
+
+class OptInOut(BaseModel):
+    public_id: str
+    disclosure_version: int
+    # As isoformat() writes it (+00:00), the form this answer has always had.
+    accepted_at: str

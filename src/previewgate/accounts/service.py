@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.accounts import queries
@@ -27,8 +26,7 @@ async def create_user(session: AsyncSession, email: str, *, is_admin: bool = Fal
     email = email.strip().lower()
     if "@" not in email or len(email) > 320:
         raise Unprocessable(f"{email!r} is not an e-mail address")
-    existing = await session.scalar(select(User).where(User.email == email))
-    if existing is not None:
+    if await queries.user_by_email(session, email, include_deleted=True) is not None:
         raise Conflict(f"a user with e-mail {email} already exists")
     user = User(email=email, is_admin=is_admin)
     session.add(user)
@@ -37,12 +35,15 @@ async def create_user(session: AsyncSession, email: str, *, is_admin: bool = Fal
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User:
-    user = await session.scalar(
-        select(User).where(User.email == email.strip().lower(), User.deleted_at.is_(None))
-    )
+    user = await queries.user_by_email(session, email.strip().lower())
     if user is None:
         raise NotFound(f"no active user with e-mail {email}")
     return user
+
+
+async def list_users(session: AsyncSession, *, include_deleted: bool = False) -> list[User]:
+    """Users by e-mail; deleted ones only when asked for."""
+    return await queries.list_users(session, include_deleted=include_deleted)
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
@@ -74,59 +75,47 @@ async def delete_user(session: AsyncSession, user_id: uuid.UUID, acting: uuid.UU
     return user
 
 
+async def list_keys(session: AsyncSession, user_id: uuid.UUID) -> list[ApiKey]:
+    """The user's keys, newest first, revoked ones included; ``NotFound`` for an unknown user."""
+    await get_user(session, user_id)
+    return await queries.list_keys(session, user_id)
+
+
 async def revoke_user_key(session: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
     """Revoke one of the user's keys (a revoked key stays revoked as it was)."""
     key = await queries.find_key(session, user_id, key_id)
     if key is None:
         raise NotFound(f"user {user_id} has no key with id {key_id}")
     if key.revoked_at is None:
-        await revoke_key(session, key.id)
+        await queries.revoke_key(session, key.id)
         await session.refresh(key)
     return key
 
 
-async def issue_key(session: AsyncSession, user: User) -> IssuedKey:
+async def _new_key(session: AsyncSession, user: User) -> tuple[ApiKey, str]:
     plaintext = new_api_key()
     key = ApiKey(user_id=user.id, hash=hash_api_key(plaintext), prefix=api_key_prefix(plaintext))
     session.add(key)
     await session.flush()
+    return key, plaintext
+
+
+async def issue_key(session: AsyncSession, user: User) -> IssuedKey:
+    key, plaintext = await _new_key(session, user)
     return IssuedKey(user_id=user.id, key_id=key.id, plaintext=plaintext)
 
 
-async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> None:
-    await session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+async def create_user_key(session: AsyncSession, user_id: uuid.UUID) -> tuple[ApiKey, str]:
+    """A new key for a live user, and its plaintext (never stored: show it once)."""
+    return await _new_key(session, await get_live_user(session, user_id))
 
 
 async def soft_delete_user(session: AsyncSession, user: User) -> None:
     """Mark the user deleted and revoke their keys; experiment evidence is kept (retention)."""
     now = utcnow()
     user.deleted_at = now
-    await session.execute(
-        update(ApiKey)
-        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    await queries.revoke_user_keys(session, user.id, now)
     await session.flush()
-
-
-async def live_admin_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
-    """The unrevoked key with this hash, if it belongs to a live (not deleted) admin."""
-    query = (
-        select(ApiKey)
-        .join(User, User.id == ApiKey.user_id)
-        .where(
-            ApiKey.hash == key_hash,
-            ApiKey.revoked_at.is_(None),
-            User.deleted_at.is_(None),
-            User.is_admin.is_(True),
-        )
-    )
-    found: ApiKey | None = await session.scalar(query)
-    return found
 
 
 async def open_admin_session(
@@ -134,7 +123,7 @@ async def open_admin_session(
 ) -> None:
     """Record a page session made from ``key``; expired sessions are cleared on the way."""
     now = utcnow()
-    await session.execute(delete(AdminSessionRecord).where(AdminSessionRecord.expires_at <= now))
+    await queries.delete_expired_admin_sessions(session, now)
     session.add(
         AdminSessionRecord(
             id=session_id,
@@ -147,36 +136,17 @@ async def open_admin_session(
     await session.flush()
 
 
-async def admin_of_session(session: AsyncSession, session_id: str) -> uuid.UUID | None:
-    """The admin's user id while the session is live, else None.
-
-    Live: not signed out (the row exists), not expired, the key it was made from not
-    revoked, and its user neither deleted nor stripped of the admin flag.
-    """
-    query = (
-        select(AdminSessionRecord.user_id)
-        .join(ApiKey, ApiKey.id == AdminSessionRecord.api_key_id)
-        .join(User, User.id == AdminSessionRecord.user_id)
-        .where(
-            AdminSessionRecord.id == session_id,
-            AdminSessionRecord.expires_at > utcnow(),
-            ApiKey.revoked_at.is_(None),
-            User.deleted_at.is_(None),
-            User.is_admin.is_(True),
-        )
-    )
-    user_id: uuid.UUID | None = await session.scalar(query)
-    return user_id
-
-
-async def close_admin_session(session: AsyncSession, session_id: str) -> None:
-    await session.execute(delete(AdminSessionRecord).where(AdminSessionRecord.id == session_id))
-
-
 async def add_credit(session: AsyncSession, user: User, microusd: int) -> int:
     user.balance_microusd += microusd
     await session.flush()
     return user.balance_microusd
+
+
+async def credit_user(session: AsyncSession, user_id: uuid.UUID, microusd: int) -> User:
+    """Add ``microusd`` (negative removes) to a live user's balance; the user as it is now."""
+    user = await get_live_user(session, user_id)
+    await add_credit(session, user, microusd)
+    return user
 
 
 async def record_opt_in(

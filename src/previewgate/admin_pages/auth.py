@@ -28,6 +28,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from previewgate.accounts import queries as account_queries
 from previewgate.accounts import service as accounts
 from previewgate.config import Settings
 from previewgate.crypto import hash_api_key
@@ -116,7 +117,7 @@ async def open_session(runtime: Runtime, api_key: str) -> str | None:
     token = secrets.token_urlsafe(32)
     lifetime = timedelta(seconds=SESSION_MAX_AGE_S)
     async with runtime.sessions() as session, session.begin():
-        found = await accounts.live_admin_key(session, hash_api_key(key))
+        found = await account_queries.live_admin_key(session, hash_api_key(key))
         if found is None:
             return None
         await accounts.open_admin_session(session, found, _session_id(token), lifetime)
@@ -134,7 +135,7 @@ async def current_session(request: Request, runtime: Runtime) -> AdminSession | 
         return None
     session_id = _session_id(token)
     async with runtime.sessions() as session:
-        user_id = await accounts.admin_of_session(session, session_id)
+        user_id = await account_queries.admin_of_session(session, session_id)
     if user_id is None:
         return None
     return AdminSession(Caller(user_id, is_admin=True), session_id, csrf)
@@ -143,7 +144,7 @@ async def current_session(request: Request, runtime: Runtime) -> AdminSession | 
 async def end_session(runtime: Runtime, found: AdminSession) -> None:
     """Sign out: the session row goes, so every copy of the cookie stops working."""
     async with runtime.sessions() as session, session.begin():
-        await accounts.close_admin_session(session, found.session_id)
+        await account_queries.close_admin_session(session, found.session_id)
 
 
 def signed_in(request: Request) -> AdminSession | None:

@@ -22,7 +22,9 @@ from previewgate.admin_pages.forms import FormResult, parse_json_field, safe_val
 from previewgate.admin_pages.rendering import PageRoute, redirect, render
 from previewgate.catalog import service as catalog
 from previewgate.catalog.models import CatalogModel
-from previewgate.catalog.service import DEFAULT_DISCLOSURE, ModelCreate, ModelUpdate
+from previewgate.catalog.schemas import ModelCreate, ModelUpdate
+from previewgate.catalog.service import DEFAULT_DISCLOSURE
+from previewgate.catalog.views import public_view
 from previewgate.deps import RuntimeDep
 from previewgate.errors import PreviewGateError
 from previewgate.runtime import Runtime
@@ -93,7 +95,7 @@ async def model_list(request: Request, runtime: RuntimeDep, _: SessionPage) -> R
     async with reading(runtime) as session:
         models = await catalog.list_models(session)
     return render(
-        request, "models.html", models=[catalog.public_view(m) for m in models], edit_url=edit_url
+        request, "models.html", models=[public_view(m) for m in models], edit_url=edit_url
     )
 
 
@@ -152,7 +154,7 @@ async def edit_model_form(
 ) -> Response:
     model = await _stored(runtime, public_id)
     result = FormResult("model", values=_edit_values(model))
-    return _form_page(request, result, catalog.public_view(model))
+    return _form_page(request, result, public_view(model))
 
 
 @router.post("/models/{public_id:path}/edit")
@@ -168,7 +170,7 @@ async def save_model(
         data["disclosure_text"] = disclosure
     parsed = validate(ModelUpdate, data, result)
     if parsed is None:
-        return _form_page(request, result, catalog.public_view(model))
+        return _form_page(request, result, public_view(model))
 
     async def run(session: AsyncSession) -> CatalogModel:
         return await catalog.update_model(session, runtime.cipher, public_id, parsed)
@@ -177,7 +179,7 @@ async def save_model(
         saved = await mutate(runtime, run)
     except PreviewGateError as exc:
         result.errors["form"] = exc.message
-        return _form_page(request, result, catalog.public_view(model))
+        return _form_page(request, result, public_view(model))
     done = f"Model {public_id} saved."
     if saved.disclosure_version != model.disclosure_version:
         done += f" Disclosure is now version {saved.disclosure_version}: users opt in again."

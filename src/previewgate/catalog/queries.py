@@ -1,4 +1,4 @@
-"""Reads of the model catalog: the routing part of a snapshot."""
+"""Every read of the model catalog, the routing part of a snapshot among them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from previewgate.catalog.partner_key import open_partner_key
 from previewgate.catalog.upstream import UpstreamSpec
 from previewgate.crypto import KeyCipher
 from previewgate.routing.snapshot import ModelEntry
+
+
+async def list_models(session: AsyncSession) -> list[CatalogModel]:
+    return list(await session.scalars(select(CatalogModel).order_by(CatalogModel.public_id)))
 
 
 async def routing_models(session: AsyncSession, cipher: KeyCipher) -> dict[str, ModelEntry]:

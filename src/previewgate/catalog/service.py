@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from sqlalchemy import select
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from previewgate.catalog import queries
 from previewgate.catalog.models import CatalogModel
-from previewgate.catalog.partner_key import PartnerKey, require_partner_key
+from previewgate.catalog.partner_key import require_partner_key
+from previewgate.catalog.schemas import ModelCreate, ModelUpdate
 from previewgate.catalog.upstream import UpstreamSpec
 from previewgate.crypto import KeyCipher
 from previewgate.errors import Conflict, NotFound, Unprocessable
@@ -25,58 +19,6 @@ DEFAULT_DISCLOSURE = (
     "This is a preview model. Prompts and responses may be retained for experiment analysis "
     "and partner evaluation for the retention window. Do not submit secrets or personal data."
 )
-
-
-INT32_MAX = 2**31 - 1
-
-
-class Pricing(BaseModel):
-    """USD per million tokens."""
-
-    model_config = ConfigDict(extra="forbid")
-    input: float = Field(ge=0, allow_inf_nan=False)
-    output: float = Field(ge=0, allow_inf_nan=False)
-
-
-class ModelCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    public_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:/@+-]+$")
-    kind: Literal["production", "preview"]
-    display_name: str = Field(default="", max_length=200)
-    description: str = Field(default="", max_length=4000)
-    context_length: int | None = Field(default=None, gt=0, le=INT32_MAX)
-    upstream: UpstreamSpec | None = None
-    api_key: PartnerKey | None = None
-    pricing: Pricing | None = None
-    disclosure_text: str | None = Field(default=None, max_length=20000)
-
-    @field_validator("public_id")
-    @classmethod
-    def _not_auto(cls, value: str) -> str:
-        if value == "auto":
-            raise ValueError("'auto' is reserved")
-        return value
-
-
-class ModelUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    display_name: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=4000)
-    context_length: int | None = Field(default=None, gt=0, le=INT32_MAX)
-    upstream: UpstreamSpec | None = None
-    api_key: PartnerKey | None = None
-    pricing: Pricing | None = None
-    disclosure_text: str | None = Field(default=None, max_length=20000)
-
-    @model_validator(mode="after")
-    def _no_null_text(self) -> ModelUpdate:
-        # Omitting a field leaves it alone; null for a text column is a mistake, not a reset.
-        for name in ("display_name", "description"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} may be omitted but not null")
-        return self
 
 
 def parse_upstream(raw: object) -> UpstreamSpec:
@@ -93,7 +35,8 @@ def _first_error(exc: ValidationError) -> str:
 
 
 async def list_models(session: AsyncSession) -> list[CatalogModel]:
-    return list(await session.scalars(select(CatalogModel).order_by(CatalogModel.public_id)))
+    """The whole catalog by public id."""
+    return await queries.list_models(session)
 
 
 async def get_model(session: AsyncSession, public_id: str) -> CatalogModel:
@@ -154,21 +97,3 @@ async def update_model(
 def _sealed(cipher: KeyCipher, api_key: str | None) -> dict[str, str] | None:
     # The schema checked the key already; the service stays the authority for other callers.
     return cipher.encrypt(require_partner_key(api_key)) if api_key is not None else None
-
-
-def public_view(model: CatalogModel) -> dict[str, Any]:
-    """The admin view of a model: everything but the key, which shows as configured or not."""
-    return {
-        "public_id": model.public_id,
-        "kind": model.kind,
-        "display_name": model.display_name,
-        "description": model.description,
-        "context_length": model.context_length,
-        "upstream": model.upstream,
-        "key_configured": model.encrypted_api_key is not None,
-        "pricing": model.pricing,
-        "disclosure_text": model.disclosure_text,
-        "disclosure_version": model.disclosure_version,
-        "created_at": model.created_at.isoformat(),
-        "updated_at": model.updated_at.isoformat(),
-    }

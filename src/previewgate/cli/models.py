@@ -46,11 +46,12 @@ def models_add(
 ) -> None:
     """Add a model. Keys are read from an environment variable, never from argv."""
     from previewgate.catalog import service
+    from previewgate.catalog.schemas import ModelCreate
 
     settings = settings_or_exit()
     api_key = _env_key(api_key_env) if api_key_env else None
     try:
-        data = service.ModelCreate(
+        data = ModelCreate(
             public_id=public_id,
             kind=kind,  # type: ignore[arg-type]
             display_name=display_name,
@@ -88,10 +89,10 @@ def _env_key(name: str) -> str:
 @models.command("list")
 def models_list() -> None:
     """List the catalog (keys show only as configured or not)."""
-    from previewgate.catalog import service
+    from previewgate.catalog import service, views
 
     async def work(session: AsyncSession) -> list[dict[str, object]]:
-        return [service.public_view(m) for m in await service.list_models(session)]
+        return [views.public_view(m) for m in await service.list_models(session)]
 
     rows = [_cells(view) for view in run_in_session(settings_or_exit(), work)]
     for line in table(LIST_COLUMNS, rows, right={3, 4}) if rows else []:

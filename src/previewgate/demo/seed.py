@@ -13,6 +13,7 @@ from previewgate.accounts import service as accounts
 from previewgate.accounts.models import User
 from previewgate.catalog import service as catalog
 from previewgate.catalog.models import CatalogModel
+from previewgate.catalog.schemas import ModelCreate, Pricing
 from previewgate.catalog.upstream import UpstreamSpec
 from previewgate.crypto import KeyCipher
 from previewgate.experiments import service as experiments
@@ -60,14 +61,14 @@ async def seed_demo(
         await catalog.create_model(
             session,
             cipher,
-            catalog.ModelCreate(
+            ModelCreate(
                 public_id=DEMO_MODEL,
                 kind="production",
                 display_name="Demo echo model",
                 description="A local mock model that answers without internet.",
                 upstream=upstream,  # type: ignore[arg-type]
                 api_key=DEMO_UPSTREAM_KEY,
-                pricing=catalog.Pricing(**DEMO_PRICING),
+                pricing=Pricing(**DEMO_PRICING),
             ),
         )
     else:
@@ -89,9 +90,7 @@ async def seed_demo_experiment(
         await catalog.create_model(
             session,
             cipher,
-            catalog.ModelCreate(
-                public_id=DEMO_PREVIEW, kind="preview", display_name="Acme preview (demo)"
-            ),
+            ModelCreate(public_id=DEMO_PREVIEW, kind="preview", display_name="Acme preview (demo)"),
         )
     routing = await session.scalar(
         select(Experiment).where(

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate import metrics
+from previewgate.evidence import queries
 from previewgate.evidence.blobs import BlobStore, BlobStoreError
 from previewgate.evidence.capture import capture_prompt
-from previewgate.evidence.models import ABSENT, FAILED, ExperimentRequest
+from previewgate.evidence.models import ABSENT, FAILED
 from previewgate.usage.events import AttributionEvent, UsageEvent
 
 log = logging.getLogger(__name__)
@@ -186,5 +186,4 @@ class EvidenceRecorder:
         return rows
 
     async def insert(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await session.execute(insert(cast(Table, ExperimentRequest.__table__)), rows)
+        await queries.insert_requests(session, rows)

@@ -21,13 +21,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.errors import NotFound
+from previewgate.evidence import queries
 from previewgate.evidence.blobs import BlobStore
-from previewgate.evidence.models import DELETED, HASH_COLUMNS, ExperimentRequest
-from previewgate.experiments.models import Experiment, Variant, VariantVersion
+from previewgate.experiments.models import Experiment
 from previewgate.store.base import utcnow
 
 GC_BATCH = 2000  # keys per reference check: a few thousand keeps IN lists cheap
@@ -50,39 +49,12 @@ async def wipe_prompts(
     not counted again.  Blobs are removed later by ``gc_blobs``."""
     if await session.get(Experiment, experiment_id) is None:
         raise NotFound(f"experiment {experiment_id} does not exist")
-    versions = (
-        select(VariantVersion.id)
-        .join(Variant, Variant.id == VariantVersion.variant_id)
-        .where(Variant.experiment_id == experiment_id)
-    )
-    rows = ExperimentRequest.variant_version_id.in_(versions)
     if drop_rows:
-        result = await session.execute(
-            delete(ExperimentRequest).where(rows).execution_options(synchronize_session=False)
-        )
+        rows = await queries.delete_requests(session, experiment_id)
     else:
-        columns = [getattr(ExperimentRequest, name) for name in HASH_COLUMNS]
-        result = await session.execute(
-            update(ExperimentRequest)
-            .where(rows, or_(*(column != DELETED for column in columns)))
-            .values(dict.fromkeys(HASH_COLUMNS, DELETED))
-            .execution_options(synchronize_session=False)
-        )
+        rows = await queries.wipe_hashes(session, experiment_id)
     await session.flush()
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def referenced_keys(session: AsyncSession, keys: list[str]) -> set[str]:
-    """The subset of ``keys`` that some attribution row references in any hash column."""
-    if not keys:
-        return set()
-    selects = [
-        select(getattr(ExperimentRequest, name).label("key")).where(
-            getattr(ExperimentRequest, name).in_(keys)
-        )
-        for name in HASH_COLUMNS
-    ]
-    return set(await session.scalars(union(*selects)))
+    return rows
 
 
 async def gc_blobs(
@@ -112,7 +84,7 @@ async def gc_blobs(
 async def _sweep(
     session: AsyncSession, blobs: BlobStore, batch: list[str], result: GcResult
 ) -> None:
-    referenced = await referenced_keys(session, batch)
+    referenced = await queries.referenced_keys(session, batch)
     result.kept_referenced += len(referenced)
     orphans = [key for key in batch if key not in referenced]
     for start in range(0, len(orphans), GC_DELETE_CONCURRENCY):

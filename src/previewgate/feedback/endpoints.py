@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request
 
 from previewgate.deps import RuntimeDep, SessionDep
 from previewgate.errors import Unauthorized
 from previewgate.feedback import service
-from previewgate.feedback.service import AnalyticsEvent, FeedbackIn
+from previewgate.feedback.schemas import AnalyticsEvent, EventAccepted, FeedbackIn, FeedbackOut
 from previewgate.identity import identify
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -28,30 +27,25 @@ async def _who(request: Request, runtime: RuntimeDep) -> tuple[uuid.UUID | None,
     return (found.caller.user_id if found.caller else None), found.machine_id
 
 
-@router.post("/feedback", status_code=201)
+@router.post("/feedback", status_code=201, response_model=FeedbackOut)
 async def post_feedback(
     data: FeedbackIn, request: Request, runtime: RuntimeDep, session: SessionDep
-) -> dict[str, Any]:
+) -> FeedbackOut:
     """Rate your own request (by the answer's ``id``, ``gen-...``) or message (by the
     ``x-client-request-id`` you sent); 404 for any id you did not send (yours or nobody's
     alike)."""
     user_id, machine = await _who(request, runtime)
-    row = await service.record_feedback(session, data, user_id, machine)
-    return {
-        "id": str(row.id),
-        "response_id": row.response_id,
-        "client_request_id": row.client_request_id,
-        "rating": row.rating,
-    }
+    return await service.record_feedback(session, data, user_id, machine)
 
 
-@router.post("/events", status_code=202)
+@router.post("/events", status_code=202, response_model=EventAccepted)
 async def post_event(
     event: AnalyticsEvent, request: Request, runtime: RuntimeDep, session: SessionDep
-) -> dict[str, Any]:
+) -> EventAccepted:
+    # Other events are accepted without a caller: only a feedback event needs one.
     data = service.feedback_from_event(event)
     if data is None:
-        return {"accepted": True, "stored": False}
+        return EventAccepted(stored=False)
     user_id, machine = await _who(request, runtime)
     await service.record_feedback(session, data, user_id, machine)
-    return {"accepted": True, "stored": True}
+    return EventAccepted(stored=True)

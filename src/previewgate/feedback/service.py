@@ -18,49 +18,19 @@ as the answer may need a retry.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.errors import NotFound, Unprocessable
 from previewgate.feedback import queries
 from previewgate.feedback.queries import Rater, Target
+from previewgate.feedback.schemas import AnalyticsEvent, FeedbackIn, FeedbackOut, Rating
 from previewgate.usage.ids import response_id, usage_id_of
 
-Rating = Literal["up", "down"]
 FEEDBACK_EVENT = "Feedback Submitted"
 _UP = {"up", "thumbs_up", "thumbsup", "positive", "like", "good", "1", "true"}
 _DOWN = {"down", "thumbs_down", "thumbsdown", "negative", "dislike", "bad", "-1", "0", "false"}
-
-
-class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    response_id: str | None = Field(
-        default=None, min_length=1, max_length=200, description="the answer's id, gen-..."
-    )
-    client_request_id: str | None = Field(
-        default=None, min_length=1, max_length=200, description="the request id you sent"
-    )
-    rating: Rating
-    comment: str | None = Field(default=None, max_length=10_000)
-
-    @model_validator(mode="after")
-    def _one_id(self) -> FeedbackIn:
-        if (self.response_id is None) == (self.client_request_id is None):
-            raise ValueError("give exactly one of response_id and client_request_id")
-        return self
-
-
-class AnalyticsEvent(BaseModel):
-    """A product-analytics event; only ``Feedback Submitted`` is kept, others are accepted."""
-
-    model_config = ConfigDict(extra="allow")
-
-    event: str = Field(max_length=200)
-    properties: dict[str, Any] = Field(default_factory=dict)
 
 
 def rating_from_properties(properties: dict[str, Any]) -> Rating:
@@ -90,14 +60,6 @@ def feedback_from_event(event: AnalyticsEvent) -> FeedbackIn | None:
     )
 
 
-@dataclass(frozen=True)
-class Recorded:
-    id: uuid.UUID
-    client_request_id: str | None
-    response_id: str | None
-    rating: Rating
-
-
 def _candidates(data: FeedbackIn) -> list[Target]:
     """What the given id may name, most specific first."""
     if data.response_id is not None:
@@ -124,7 +86,7 @@ async def _owned(
 
 async def record_feedback(
     session: AsyncSession, data: FeedbackIn, user_id: uuid.UUID | None, machine_id: str | None
-) -> Recorded:
+) -> FeedbackOut:
     """Store the caller's rating of their own request or message, replacing their earlier one.
 
     ``NotFound`` when the caller made no experiment request with this id.
@@ -132,4 +94,6 @@ async def record_feedback(
     target, rater = await _owned(session, data, user_id, machine_id)
     row_id = await queries.save_rating(session, target, rater, data.rating, data.comment)
     rated = response_id(target.usage_id) if target.usage_id is not None else None
-    return Recorded(row_id, target.client_request_id, rated, data.rating)
+    return FeedbackOut(
+        id=row_id, response_id=rated, client_request_id=target.client_request_id, rating=data.rating
+    )

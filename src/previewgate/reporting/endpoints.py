@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from previewgate.deps import AdminDep, RuntimeDep, SessionDep
 from previewgate.reporting import browser, service
+from previewgate.reporting.schemas import RequestPage, StatsReport
 
 router = APIRouter(prefix="/admin/api", tags=["admin: reporting"])
 
@@ -21,7 +22,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-@router.get("/experiments/{experiment_id}/stats")
+@router.get("/experiments/{experiment_id}/stats", response_model=StatsReport)
 async def experiment_stats(
     experiment_id: uuid.UUID,
     _: AdminDep,
@@ -30,8 +31,9 @@ async def experiment_stats(
     until: datetime | None = None,
     allocation_subject: Literal["user", "machine", "ip"] | None = None,
     mode: Literal["sequential", "fixed_horizon"] = "sequential",
-) -> dict[str, Any]:
-    return await service.experiment_stats(
+) -> StatsReport:
+    # The service's JSON-ready dict is what the CLI and the admin pages show as well.
+    report = await service.experiment_stats(
         session,
         experiment_id,
         since=_utc(since),
@@ -39,9 +41,10 @@ async def experiment_stats(
         allocation_subject=allocation_subject,
         mode=mode,
     )
+    return StatsReport.model_validate(report)
 
 
-@router.get("/experiments/{experiment_id}/requests")
+@router.get("/experiments/{experiment_id}/requests", response_model=RequestPage)
 async def experiment_requests(
     experiment_id: uuid.UUID,
     _: AdminDep,
@@ -50,8 +53,8 @@ async def experiment_requests(
     limit: Annotated[int, Query(ge=1, le=browser.MAX_PAGE)] = 50,
     variant_version_id: uuid.UUID | None = None,
     has_error: bool | None = None,
-) -> dict[str, Any]:
-    return await browser.browse_requests(
+) -> RequestPage:
+    page = await browser.browse_requests(
         session,
         experiment_id,
         cursor=cursor,
@@ -59,6 +62,7 @@ async def experiment_requests(
         variant_version_id=variant_version_id,
         has_error=has_error,
     )
+    return RequestPage.model_validate(page)
 
 
 # `:path` so that any input, even with slashes, gets the same 422 instead of a routing 404.
