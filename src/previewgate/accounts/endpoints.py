@@ -58,6 +58,7 @@ async def get_preview_model(public_id: str, runtime: RuntimeDep) -> PreviewModel
         name=entry.display_name,
         disclosure=entry.disclosure_text,
         disclosure_version=entry.disclosure_version,
+        shares_with_provider=entry.disclosure_shares,
         opt_in=f"POST /v1/preview-models/{entry.public_id}/opt-in",
     )
 

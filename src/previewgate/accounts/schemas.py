@@ -101,6 +101,10 @@ class PreviewModelOut(BaseModel):
     name: str
     disclosure: str | None
     disclosure_version: int
+    shares_with_provider: bool = Field(
+        description="Opting in lets the provider of the checkpoint that serves you receive "
+        "your turns (redacted)."
+    )
     opt_in: str = Field(description="The request that opts in, e.g. POST /v1/preview-models/…")
 
 

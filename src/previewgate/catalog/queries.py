@@ -35,5 +35,6 @@ async def routing_models(session: AsyncSession, cipher: KeyCipher) -> dict[str, 
             disclosure_text=m.disclosure_text,
             disclosure_version=m.disclosure_version,
             key_error=key_error,
+            disclosure_shares=m.disclosure_shares_with_partner,
         )
     return models

@@ -36,6 +36,11 @@ class ModelCreate(BaseModel):
     api_key: PartnerKey | None = None
     pricing: Pricing | None = None
     disclosure_text: str | None = Field(default=None, max_length=20000)
+    disclosure_shares_with_partner: bool = Field(
+        default=False,
+        description="Whether callers who accept this disclosure let the provider of the "
+        "checkpoint that serves them receive their turns (redacted).",
+    )
 
     @field_validator("public_id")
     @classmethod
@@ -55,11 +60,14 @@ class ModelUpdate(BaseModel):
     api_key: PartnerKey | None = None
     pricing: Pricing | None = None
     disclosure_text: str | None = Field(default=None, max_length=20000)
+    disclosure_shares_with_partner: bool | None = Field(
+        default=None, description="A change is a new disclosure version (fresh consent)."
+    )
 
     @model_validator(mode="after")
     def _no_null_text(self) -> ModelUpdate:
         # Omitting a field leaves it alone; null for a text column is a mistake, not a reset.
-        for name in ("display_name", "description"):
+        for name in ("display_name", "description", "disclosure_shares_with_partner"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} may be omitted but not null")
         return self
@@ -78,6 +86,7 @@ class ModelOut(BaseModel):
     pricing: dict[str, Any] | None = Field(description="USD per million tokens.")
     disclosure_text: str | None
     disclosure_version: int
+    disclosure_shares_with_partner: bool
     # As isoformat() writes them (+00:00), the form these answers have always had.
     created_at: str
     updated_at: str
@@ -86,6 +95,10 @@ class ModelOut(BaseModel):
 class PreviewInfo(BaseModel):
     disclosure: str | None
     disclosure_version: int
+    shares_with_provider: bool = Field(
+        description="Accepting this disclosure lets the checkpoint's provider receive your "
+        "turns (redacted)."
+    )
     opt_in: str = Field(description="Where to opt in: /v1/preview-models/{id}/opt-in")
 
 

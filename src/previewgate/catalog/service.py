@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.catalog import queries
-from previewgate.catalog.models import CatalogModel
+from previewgate.catalog.models import CatalogModel, ModelDisclosure
 from previewgate.catalog.partner_key import require_partner_key
 from previewgate.catalog.schemas import ModelCreate, ModelUpdate
 from previewgate.catalog.upstream import UpstreamSpec
@@ -61,11 +61,14 @@ async def create_model(session: AsyncSession, cipher: KeyCipher, data: ModelCrea
     )
     if data.kind == "preview":
         model.disclosure_text = data.disclosure_text or DEFAULT_DISCLOSURE
+        model.disclosure_shares_with_partner = data.disclosure_shares_with_partner
         model.disclosure_version = 1
-    elif data.disclosure_text:
-        raise Unprocessable("disclosure_text applies to preview models only")
+    elif data.disclosure_text or data.disclosure_shares_with_partner:
+        raise Unprocessable("a disclosure applies to preview models only")
     session.add(model)
     await session.flush()
+    if data.kind == "preview":
+        await _record_disclosure(session, model)
     return model
 
 
@@ -83,15 +86,36 @@ async def update_model(
         model.encrypted_api_key = _sealed(cipher, data.api_key)
     if "pricing" in fields:
         model.pricing = data.pricing.model_dump() if data.pricing else None
-    if data.disclosure_text is not None:
+    text = data.disclosure_text
+    shares = data.disclosure_shares_with_partner
+    if text is not None or shares is not None:
         if model.kind != "preview":
-            raise Unprocessable("disclosure_text applies to preview models only")
-        if data.disclosure_text != model.disclosure_text:
-            # A changed text needs fresh consent: bump the version opt-ins are keyed on.
-            model.disclosure_text = data.disclosure_text
+            raise Unprocessable("a disclosure applies to preview models only")
+        changed_text = text is not None and text != model.disclosure_text
+        changed_sharing = shares is not None and shares != model.disclosure_shares_with_partner
+        if changed_text or changed_sharing:
+            # What callers agree to changed: a new version, which needs fresh consent
+            # (opt-ins are keyed on it and do not carry over).
+            model.disclosure_text = text if text is not None else model.disclosure_text
+            if shares is not None:
+                model.disclosure_shares_with_partner = shares
             model.disclosure_version += 1
+            await _record_disclosure(session, model)
     await session.flush()
     return model
+
+
+async def _record_disclosure(session: AsyncSession, model: CatalogModel) -> None:
+    """Keep the version callers may accept: the export reads what each one allowed."""
+    session.add(
+        ModelDisclosure(
+            public_model_id=model.public_id,
+            version=model.disclosure_version,
+            text=model.disclosure_text,
+            shares_with_partner=model.disclosure_shares_with_partner,
+        )
+    )
+    await session.flush()
 
 
 def _sealed(cipher: KeyCipher, api_key: str | None) -> dict[str, str] | None:

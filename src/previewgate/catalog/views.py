@@ -33,6 +33,7 @@ def model_out(model: CatalogModel) -> ModelOut:
         pricing=model.pricing,
         disclosure_text=model.disclosure_text,
         disclosure_version=model.disclosure_version,
+        disclosure_shares_with_partner=model.disclosure_shares_with_partner,
         created_at=model.created_at.isoformat(),
         updated_at=model.updated_at.isoformat(),
     )
@@ -49,6 +50,7 @@ def openai_entry(entry: ModelEntry) -> OpenAIModel:
         preview = PreviewInfo(
             disclosure=entry.disclosure_text,
             disclosure_version=entry.disclosure_version,
+            shares_with_provider=entry.disclosure_shares,
             opt_in=f"/v1/preview-models/{entry.public_id}/opt-in",
         )
     return OpenAIModel(id=entry.public_id, preview=preview)

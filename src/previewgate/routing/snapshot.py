@@ -36,6 +36,7 @@ class ModelEntry:
     disclosure_text: str | None
     disclosure_version: int
     key_error: bool = False
+    disclosure_shares: bool = False  # accepting it shares turns with the checkpoint's provider
 
     @property
     def priced(self) -> bool:
