@@ -1,0 +1,1 @@
+"""Redaction: removing secrets and personal data from text we keep or export."""
