@@ -19,7 +19,7 @@ from previewgate.gateway.faithful_relay import (
     filter_response_headers,
     scrub_error_body,
 )
-from previewgate.redaction import redact
+from previewgate.redaction.route_secrets import redact
 
 REDACTED = "[redacted]"
 

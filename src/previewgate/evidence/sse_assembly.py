@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from previewgate.evidence.capture import DEFAULT_LIMIT_BYTES, Slot, fit_to_limit
-from previewgate.redaction import mentions, redact, survives_json
+from previewgate.redaction.route_secrets import mentions, redact, survives_json
 from previewgate.sse import DONE, SseEvents
 
 __all__ = ["CapturedResponse", "ResponseAssembler", "UsageCounts"]

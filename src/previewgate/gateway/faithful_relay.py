@@ -27,7 +27,7 @@ from previewgate.gateway.relay import (
     Relay,
     RelayContext,
 )
-from previewgate.redaction import redact
+from previewgate.redaction.route_secrets import redact
 from previewgate.sse import SseLines, SseTooLarge, data_payload, loads_exact, strip_line_end
 
 _ALLOWED_HEADERS = frozenset(

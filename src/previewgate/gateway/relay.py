@@ -27,7 +27,7 @@ from previewgate.errors import PreviewGateError, UpstreamError
 from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.gateway.blind_schema import ToolCallIds
 from previewgate.gateway.resolve import RouteDecision
-from previewgate.redaction import redact
+from previewgate.redaction.route_secrets import redact
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
