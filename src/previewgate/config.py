@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     writer_batch_size: int = Field(default=500, ge=1)
     writer_max_buffer: int = Field(default=100_000, ge=1)
     writer_linger_s: float = Field(default=0.25, ge=0, le=10)
+    # Run the partner trace export worker inside `serve` (or run `previewgate export worker`).
+    export_worker: bool = False
+    export_interval_s: float = Field(default=30.0, gt=0)
+    export_settle_s: float = Field(default=600.0, ge=0)  # after midnight UTC, before a day
     capture_limit_bytes: int = Field(default=4 * MiB, ge=1024)
     gc_grace_s: float = Field(default=3600.0, ge=0, le=MAX_GC_GRACE_S)
     session_secret: str | None = None

@@ -17,6 +17,8 @@ from previewgate.evidence.blobs import BlobStore, open_blob_store
 from previewgate.evidence.recorder import EvidenceRecorder
 from previewgate.experiments import queries as experiments
 from previewgate.gateway.http_client import UpstreamClient
+from previewgate.partners.export import Exporter
+from previewgate.partners.export_worker import ExportWorker
 from previewgate.routing.cache import RoutingCache
 from previewgate.routing.change import routing_change
 from previewgate.routing.generation import read_generation
@@ -99,6 +101,7 @@ class Runtime:
     routing: RoutingCache
     writer: UsageWriter
     _http: UpstreamClient | None = field(default=None)
+    _export: ExportWorker | None = field(default=None)
 
     @property
     def http(self) -> UpstreamClient:
@@ -142,9 +145,20 @@ class Runtime:
         )
         await self.routing.start()
         self.writer.start()
+        if self.settings.export_worker:
+            exporter = Exporter(self.sessions, self.blobs, self.cipher)
+            self._export = ExportWorker(
+                self.sessions,
+                exporter,
+                interval_s=self.settings.export_interval_s,
+                settle_s=self.settings.export_settle_s,
+            )
+            self._export.start()
         _freeze_startup_objects()
 
     async def stop(self) -> None:
+        if self._export is not None:
+            await self._export.stop()
         await self.writer.stop()
         await self.routing.stop()
         if self._http is not None:

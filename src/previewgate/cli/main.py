@@ -37,6 +37,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "previewgate.cli.partners:partners",
         "Manage partners (the providers of checkpoints), members and slot ownership.",
     ),
+    "export": (
+        "previewgate.cli.export:export",
+        "Export partners' traces (redacted turns of their checkpoints) to the blob store.",
+    ),
     "report": ("previewgate.cli.reporting:report", "Live statistics of an experiment."),
     "wipe": (
         "previewgate.cli.reporting:wipe",

@@ -1,0 +1,324 @@
+"""Trace export: a partner's turns of one UTC day as gzip JSONL files in the blob store.
+
+Files (object keys under the blob store):
+
+* ``partner/{partner_id}/traces/{day}/{session_hash}.jsonl.gz``: one line per turn, in time
+  order; ``session_hash`` is an HMAC of the client's session id with the partner's secret
+  (``no-session`` for turns sent without one);
+* ``partner/{partner_id}/feedback/{day}.jsonl.gz``: the ratings of those turns;
+* ``partner/{partner_id}/traces/{day}/manifest.jsonl``: one line per file above, with its
+  sha256, size, records and the capture fidelity counts.
+
+A line holds ``messages`` in the OpenAI/TRL chat shape (the request's messages and the
+assistant's answer, tool calls included), ``tools`` when the request had them, and metadata
+named after the OpenTelemetry GenAI attributes. Every string has gone through the redactor
+with the partner's key. Ids are HMACs with the partner's secret: stable for the partner,
+not joinable across partners. A re-export of a day writes the same bytes (sorted keys,
+gzip without a timestamp) and replaces the day's index rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from previewgate.crypto import KeyCipher
+from previewgate.evidence.blobs import BlobStore, BlobStoreError
+from previewgate.evidence.models import DELETED, FAILED, SENTINELS
+from previewgate.partners import export_queries as queries
+from previewgate.partners.export_queries import TurnRow
+from previewgate.partners.models import ExportFile, Partner
+from previewgate.partners.service import get_partner, partner_secret
+from previewgate.redaction import REDACTOR_VERSION, redact, redact_json
+from previewgate.usage.ids import response_id
+
+SEMCONV_VERSION = "1.37.0"  # the OpenTelemetry GenAI semantic conventions the names follow
+NO_SESSION = "no-session"
+# Message fields a partner receives; anything else a client sent stays with us.
+MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
+TOOL_CALL_FIELDS = ("id", "type", "function")
+
+
+def keyed_id(secret: bytes, kind: str, value: str) -> str:
+    """An id the partner can join on and nobody else can: HMAC-SHA256, 32 hex digits."""
+    return hmac.new(secret, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _gzip(lines: list[bytes]) -> bytes:
+    # mtime=0 and no file name: the same lines give the same bytes on every run.
+    return gzip.compress(b"".join(lines), compresslevel=6, mtime=0)
+
+
+def _dumps(doc: dict[str, Any]) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _pick(doc: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: doc[k] for k in names if isinstance(doc, dict) and k in doc}
+
+
+def _message(raw: Any) -> dict[str, Any]:
+    message = _pick(raw, MESSAGE_FIELDS)
+    if isinstance(message.get("tool_calls"), list):
+        message["tool_calls"] = [_pick(c, TOOL_CALL_FIELDS) for c in message["tool_calls"]]
+    return message
+
+
+def _answer(response: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The assistant message of the first choice and its finish reason."""
+    choices = response.get("choices") if isinstance(response, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None, None
+    message = _message(choices[0].get("message") or {})
+    message["role"] = "assistant"
+    reason = choices[0].get("finish_reason")
+    return message, reason if isinstance(reason, str) else None
+
+
+@dataclass
+class SessionFile:
+    session_hash: str
+    lines: list[bytes] = field(default_factory=list)
+    truncated: int = 0
+    wiped: int = 0
+    failed: int = 0
+
+
+@dataclass
+class DayExport:
+    partner_id: uuid.UUID
+    day: date
+    files: list[ExportFile] = field(default_factory=list)
+    turns: int = 0
+
+
+class Exporter:
+    """Writes one partner's day; ``export_day`` is safe to repeat and to interrupt."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, cipher: KeyCipher
+    ) -> None:
+        self.sessions = sessions
+        self._blobs = blobs
+        self._cipher = cipher
+
+    async def export_day(
+        self, partner_ref: uuid.UUID | str, day: date, index: AsyncSession | None = None
+    ) -> DayExport:
+        """Write the day's files, then replace its index rows: in ``index`` (the caller's
+        transaction, which holds the day's claim) or in a transaction of its own."""
+        start = datetime.combine(day, time(), tzinfo=UTC)
+        async with self.sessions() as session:
+            partner = await get_partner(session, partner_ref)
+            secret = partner_secret(self._cipher, partner)
+            result = DayExport(partner.id, day)
+            feedback_lines: list[bytes] = []
+            async for file in self._session_files(session, partner, secret, start):
+                feedback_lines += await self._rate(session, secret, file)
+                await self._write(result, file.session_hash, file, partner, day)
+            feedback = SessionFile(session_hash="", lines=feedback_lines)
+            await self._write(result, None, feedback, partner, day)
+            await self._write_manifest(result, partner, day)
+        if index is not None:
+            await queries.replace_files(index, partner.id, day, result.files)
+            return result
+        async with self.sessions() as session, session.begin():
+            await queries.replace_files(session, partner.id, day, result.files)
+        return result
+
+    async def _session_files(
+        self, session: AsyncSession, partner: Partner, secret: bytes, start: datetime
+    ) -> AsyncIterator[_Pending]:
+        current: _Pending | None = None
+        async for turn in queries.partner_turns(session, partner.id, start, start + timedelta(1)):
+            key = turn.session_id or ""
+            if current is None or current.key != key:
+                if current is not None:
+                    yield current
+                name = keyed_id(secret, "session", key) if key else NO_SESSION
+                current = _Pending(key=key, session_hash=name)
+            await self._add_turn(current, turn, secret)
+        if current is not None:
+            yield current
+
+    async def _add_turn(self, file: _Pending, turn: TurnRow, secret: bytes) -> None:
+        if DELETED in (turn.request_sha256, turn.response_sha256):
+            file.wiped += 1
+            return
+        request = await self._load(turn.request_sha256)
+        response = await self._load(turn.response_sha256)
+        if request is None or response is _FAILED_BLOB:
+            file.failed += 1
+            return
+        file.turns.append((turn.usage_id, turn.client_request_id))
+        file.truncated += turn.was_truncated
+        file.docs.append(_line(turn, request, response, secret))
+
+    async def _load(self, sha256: str) -> Any:
+        """The parsed blob; None when absent (no answer) and ``_FAILED_BLOB`` when it was
+        not stored or cannot be read."""
+        if sha256 == FAILED:
+            return _FAILED_BLOB
+        if sha256 in SENTINELS:
+            return None
+        try:
+            data = await self._blobs.get(sha256)
+        except BlobStoreError:
+            return _FAILED_BLOB
+        if data is None:
+            return _FAILED_BLOB
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return _FAILED_BLOB
+
+    async def _rate(self, session: AsyncSession, secret: bytes, file: _Pending) -> list[bytes]:
+        """Put each turn's latest rating into its line, serialise the session's lines, and
+        return the lines of the feedback file for these turns."""
+        by_usage = {usage_id: index for index, (usage_id, _) in enumerate(file.turns)}
+        by_message: dict[str, list[int]] = {}
+        for index, (_, crid) in enumerate(file.turns):
+            if crid:
+                by_message.setdefault(crid, []).append(index)
+        feedback = []
+        for found in await queries.ratings(session, list(by_usage), list(by_message)):
+            if found.usage_id is not None:
+                targets = [by_usage[found.usage_id]] if found.usage_id in by_usage else []
+            else:
+                targets = by_message.get(found.client_request_id or "", [])
+            text = redact(found.comment, hash_key=secret)[0] if found.comment else None
+            for index in targets:  # ratings come oldest first: the last one stays
+                file.docs[index]["metadata"]["previewgate.feedback.rating"] = found.rating
+                feedback.append(
+                    _dumps(
+                        {
+                            "turn_id": file.docs[index]["turn_id"],
+                            "session_id": file.docs[index]["session_id"],
+                            "rating": found.rating,
+                            "comment": text,
+                            "scope": "response" if found.usage_id is not None else "message",
+                            "time": _iso(found.created_at),
+                            "redactor_version": REDACTOR_VERSION,
+                        }
+                    )
+                )
+        file.lines = [_dumps(doc) for doc in file.docs]
+        return feedback
+
+    async def _write(
+        self,
+        result: DayExport,
+        session_hash: str | None,
+        file: SessionFile,
+        partner: Partner,
+        day: date,
+    ) -> None:
+        if session_hash is None:
+            kind, key = "feedback", f"partner/{partner.id}/feedback/{day.isoformat()}.jsonl.gz"
+        else:
+            kind = "traces"
+            key = f"partner/{partner.id}/traces/{day.isoformat()}/{session_hash}.jsonl.gz"
+        if kind == "feedback" and not file.lines:
+            return
+        data = _gzip(file.lines)
+        await self._blobs.put_named(key, data)
+        result.turns += len(file.lines) if kind == "traces" else 0
+        result.files.append(
+            ExportFile(
+                partner_id=partner.id,
+                day=day,
+                kind=kind,
+                session_hash=session_hash,
+                object_key=key,
+                bytes=len(data),
+                records=len(file.lines),
+                sha256=hashlib.sha256(data).hexdigest(),
+                redactor_version=REDACTOR_VERSION,
+                truncated=file.truncated,
+                wiped=file.wiped,
+                failed=file.failed,
+            )
+        )
+
+    async def _write_manifest(self, result: DayExport, partner: Partner, day: date) -> None:
+        key = f"partner/{partner.id}/traces/{day.isoformat()}/manifest.jsonl"
+        lines = [
+            _dumps(
+                {
+                    "object_key": f.object_key,
+                    "kind": f.kind,
+                    "sha256": f.sha256,
+                    "bytes": f.bytes,
+                    "records": f.records,
+                    "truncated": f.truncated,
+                    "wiped": f.wiped,
+                    "failed": f.failed,
+                    "redactor_version": f.redactor_version,
+                }
+            )
+            for f in result.files
+        ]
+        await self._blobs.put_named(key, b"".join(lines))
+
+
+_FAILED_BLOB = object()
+
+
+@dataclass
+class _Pending(SessionFile):
+    key: str = ""
+    turns: list[tuple[uuid.UUID, str | None]] = field(default_factory=list)
+    docs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _line(turn: TurnRow, request: Any, response: Any, secret: bytes) -> dict[str, Any]:
+    body = request if isinstance(request, dict) else {}
+    raw_messages = body.get("messages")
+    messages = [_message(m) for m in raw_messages] if isinstance(raw_messages, list) else []
+    answer, finish_reason = _answer(response) if response is not None else (None, None)
+    if answer is not None:
+        messages.append(answer)
+    messages, _ = redact_json(messages, hash_key=secret)
+    line: dict[str, Any] = {
+        "turn_id": keyed_id(secret, "turn", str(turn.usage_id)),
+        "session_id": keyed_id(secret, "session", turn.session_id) if turn.session_id else None,
+        "time": _iso(turn.created_at),
+        "messages": messages,
+        "tools": redact_json(body["tools"], hash_key=secret)[0]
+        if isinstance(body.get("tools"), list)
+        else None,
+        "metadata": {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": str(turn.upstream.get("internal_id", "")),
+            "gen_ai.response.id": response_id(turn.usage_id),
+            "gen_ai.response.finish_reasons": [finish_reason] if finish_reason else [],
+            "gen_ai.usage.input_tokens": turn.input_tokens,
+            "gen_ai.usage.output_tokens": turn.output_tokens,
+            "gen_ai.usage.cache_read.input_tokens": turn.cached_tokens,
+            "error.type": turn.error_kind,
+            "http.response.status_code": turn.status_code,
+            "previewgate.latency_ms": turn.total_ms,
+            "previewgate.ttft_ms": turn.ttfb_ms,
+            "previewgate.streamed": turn.streamed,
+            "previewgate.slot_label": turn.slot_label,
+            "previewgate.version_id": str(turn.version_id),
+            "previewgate.capture_truncated": turn.was_truncated,
+            "previewgate.feedback.rating": None,
+            "previewgate.redactor_version": REDACTOR_VERSION,
+            "semconv_version": SEMCONV_VERSION,
+        },
+    }
+    return line
