@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from previewgate.partners.export import Exporter
+from previewgate.partners.export_worker import ExportWorker
 from previewgate.runtime import Runtime
 from tests.support.experiments import PREVIEW_ID, LiveExperiment, admin_client, start_experiment
 from tests.support.servers import GatewayServer, MockServer, start_mock
@@ -262,3 +263,51 @@ async def _export(runtime: Runtime, partner_id: str, day: Any) -> dict[str, byte
         assert data is not None, key
         out[key] = data
     return out
+
+
+def test_the_worker_exports_ended_days_once_and_again_after_late_turns(
+    gateway: GatewayServer, mocks: list[MockServer]
+) -> None:
+    admin = admin_client(gateway)
+    r = admin.post(
+        "/admin/api/models",
+        json={"public_id": PREVIEW_ID, "kind": "preview", "disclosure_shares_with_partner": True},
+    )
+    assert r.status_code == 201, r.text
+    experiment = start_experiment(admin, mocks[:1], require_opt_in=True, allow_anonymous=False)
+    acme = admin.post("/admin/api/partners", json={"slug": "acme", "name": "Acme"}).json()
+    slot = experiment.slots[0]
+    path = f"/admin/api/experiments/{experiment.id}/variants/{slot.variant_id}/partner"
+    assert admin.put(path, json={"partner_id": acme["id"]}).status_code == 200
+    _, key = _user(admin)
+    _opt_in(gateway, key)
+    for n in range(3):
+        assert _chat(gateway, key, "s-1", f"turn {n}").status_code == 200
+    gateway.flush()
+    today = datetime.now(UTC).date()
+    tomorrow = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+
+    def run(now: datetime) -> tuple[int, list[tuple[str, int]]]:
+        async def work(runtime: Runtime) -> tuple[int, list[tuple[str, int]]]:
+            exporter = Exporter(runtime.sessions, runtime.blobs, runtime.cipher)
+            worker = ExportWorker(runtime.sessions, exporter, settle_s=60)
+            followed = await worker.follow()
+            done = await worker.export_pending(now)
+            return followed, [(str(d.day), d.turns) for d in done]
+
+        return gateway.call(work)
+
+    # The day has not ended (and settled): followed, marked, not exported.
+    assert run(datetime.now(UTC)) == (3, [])
+    assert run(tomorrow) == (0, [])  # within the settle time after midnight
+    assert run(tomorrow + timedelta(minutes=2)) == (0, [(str(today), 3)])
+    assert run(tomorrow + timedelta(minutes=3)) == (0, [])  # exported once
+    files = admin.get(f"/admin/api/partners/{acme['id']}/exports").json()
+    assert [(f["kind"], f["records"]) for f in files] == [("traces", 3)]
+
+    # A late turn of the same day: the day is exported again, whole, index replaced.
+    assert _chat(gateway, key, "s-1", "late").status_code == 200
+    gateway.flush()
+    assert run(tomorrow + timedelta(minutes=4)) == (1, [(str(today), 4)])
+    files = admin.get(f"/admin/api/partners/{acme['id']}/exports").json()
+    assert [(f["kind"], f["records"]) for f in files] == [("traces", 4)]
