@@ -84,3 +84,26 @@ def export_worker(once: bool, interval_s: float, settle_s: float) -> None:
         await asyncio.Event().wait()  # until interrupted
 
     _with_exporter(work)
+
+
+@export.command("warehouse")
+@click.option("--day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="UTC day.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet")
+def export_warehouse(day: object, fmt: str) -> None:
+    """Write one UTC day of the secret-free `warehouse_turns` view to the blob store."""
+    from previewgate.reporting import warehouse
+
+    assert hasattr(day, "date")
+    the_day: date = day.date()
+
+    async def work(exporter: Exporter) -> tuple[str, int]:
+        async with exporter.sessions() as session:
+            return await warehouse.export_day(
+                session,
+                exporter.blobs,
+                the_day,
+                fmt,  # type: ignore[arg-type]
+            )
+
+    key, rows = _with_exporter(work)
+    click.echo(f"{key}  {rows} rows")

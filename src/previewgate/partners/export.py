@@ -112,7 +112,7 @@ class Exporter:
         self, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, cipher: KeyCipher
     ) -> None:
         self.sessions = sessions
-        self._blobs = blobs
+        self.blobs = blobs
         self._cipher = cipher
 
     async def export_day(
@@ -175,7 +175,7 @@ class Exporter:
         if sha256 in SENTINELS:
             return None
         try:
-            data = await self._blobs.get(sha256)
+            data = await self.blobs.get(sha256)
         except BlobStoreError:
             return _FAILED_BLOB
         if data is None:
@@ -234,7 +234,7 @@ class Exporter:
         if kind == "feedback" and not file.lines:
             return
         data = _gzip(file.lines)
-        await self._blobs.put_named(key, data)
+        await self.blobs.put_named(key, data)
         result.turns += len(file.lines) if kind == "traces" else 0
         result.files.append(
             ExportFile(
@@ -271,7 +271,7 @@ class Exporter:
             )
             for f in result.files
         ]
-        await self._blobs.put_named(key, b"".join(lines))
+        await self.blobs.put_named(key, b"".join(lines))
 
 
 _FAILED_BLOB = object()
