@@ -60,8 +60,17 @@ def _response(session: int, turn: int) -> dict[str, Any]:
 
 
 async def seed_partner_day(
-    runtime: Runtime, day: date, sessions: int, turns_per_session: int
+    runtime: Runtime,
+    day: date,
+    sessions: int,
+    turns_per_session: int,
+    *,
+    distinct_texts: int | None = None,
+    batch: int = 5_000,
 ) -> SeededDay:
+    """``sessions`` x ``turns_per_session`` turns spread over ``day``. ``distinct_texts``
+    bounds how many different prompts/answers there are (each turn still its own row), so a
+    benchmark can seed a million turns without writing two million blobs."""
     async with runtime.change() as session:
         await catalog.create_model(
             session,
@@ -105,13 +114,21 @@ async def seed_partner_day(
             .values(effective_at=start - timedelta(days=1))
         )
     step = timedelta(seconds=86_000 / max(1, sessions * turns_per_session))
-    usage_rows, request_rows = [], []
+    usage_rows: list[dict[str, Any]] = []
+    request_rows: list[dict[str, Any]] = []
+    stored: dict[tuple[int, int], tuple[str, str]] = {}
     for s in range(sessions):
         for t in range(turns_per_session):
             usage_id = uuid.uuid4()
             at = start + step * (s * turns_per_session + t)
-            request_sha = await runtime.blobs.put_if_absent(canonical_json(_request(s, t)))
-            response_sha = await runtime.blobs.put_if_absent(orjson.dumps(_response(s, t)))
+            n = s * turns_per_session + t
+            texts = (s, t) if distinct_texts is None else divmod(n % distinct_texts, 1000)
+            if texts not in stored:
+                stored[texts] = (
+                    await runtime.blobs.put_if_absent(canonical_json(_request(*texts))),
+                    await runtime.blobs.put_if_absent(orjson.dumps(_response(*texts))),
+                )
+            request_sha, response_sha = stored[texts]
             usage_rows.append(
                 {
                     "id": usage_id,
@@ -142,7 +159,18 @@ async def seed_partner_day(
                     "created_at": at,
                 }
             )
-    async with runtime.sessions() as session, session.begin():
-        await session.execute(insert(cast(Table, Usage.__table__)), usage_rows)
-        await session.execute(insert(cast(Table, ExperimentRequest.__table__)), request_rows)
+            if len(usage_rows) >= batch:
+                await _insert(runtime, usage_rows, request_rows)
+    await _insert(runtime, usage_rows, request_rows)
     return SeededDay(partner.id, day, sessions * turns_per_session, sessions)
+
+
+async def _insert(
+    runtime: Runtime, usage_rows: list[dict[str, Any]], request_rows: list[dict[str, Any]]
+) -> None:
+    if usage_rows:
+        async with runtime.sessions() as session, session.begin():
+            await session.execute(insert(cast(Table, Usage.__table__)), usage_rows)
+            await session.execute(insert(cast(Table, ExperimentRequest.__table__)), request_rows)
+    usage_rows.clear()
+    request_rows.clear()

@@ -19,10 +19,12 @@ gzip without a timestamp) and replaces the day's index rows.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import hmac
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -46,6 +48,8 @@ NO_SESSION = "no-session"
 # Message fields a partner receives; anything else a client sent stays with us.
 MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 TOOL_CALL_FIELDS = ("id", "type", "function")
+PREFETCH = 64  # turns whose blobs are read together
+PARSED_BLOBS = 4 * PREFETCH  # a chunk's blobs stay parsed until its turns are written
 
 
 def keyed_id(secret: bytes, kind: str, value: str) -> str:
@@ -114,6 +118,7 @@ class Exporter:
         self.sessions = sessions
         self.blobs = blobs
         self._cipher = cipher
+        self._parsed: OrderedDict[str, Any] = OrderedDict()
 
     async def export_day(
         self, partner_ref: uuid.UUID | str, day: date, index: AsyncSession | None = None
@@ -143,18 +148,29 @@ class Exporter:
         self, session: AsyncSession, partner: Partner, secret: bytes, start: datetime
     ) -> AsyncIterator[_Pending]:
         current: _Pending | None = None
-        async for turn in queries.partner_turns(session, partner.id, start, start + timedelta(1)):
-            key = turn.session_id or ""
-            if current is None or current.key != key:
-                if current is not None:
-                    yield current
-                name = keyed_id(secret, "session", key) if key else NO_SESSION
-                current = _Pending(key=key, session_hash=name)
-            await self._add_turn(current, turn, secret)
+        redacted = _Redacted(secret)
+        turns = queries.partner_turns(session, partner.id, start, start + timedelta(1))
+        async for chunk in _chunks(turns, PREFETCH):
+            # Blob reads are thread hops: a chunk's run side by side, not one after another.
+            await asyncio.gather(
+                *(
+                    self._load(sha)
+                    for sha in {t.request_sha256 for t in chunk}
+                    | {t.response_sha256 for t in chunk}
+                )
+            )
+            for turn in chunk:
+                key = turn.session_id or ""
+                if current is None or current.key != key:
+                    if current is not None:
+                        yield current
+                    name = keyed_id(secret, "session", key) if key else NO_SESSION
+                    current = _Pending(key=key, session_hash=name)
+                await self._add_turn(current, turn, redacted)
         if current is not None:
             yield current
 
-    async def _add_turn(self, file: _Pending, turn: TurnRow, secret: bytes) -> None:
+    async def _add_turn(self, file: _Pending, turn: TurnRow, redacted: _Redacted) -> None:
         if DELETED in (turn.request_sha256, turn.response_sha256):
             file.wiped += 1
             return
@@ -165,7 +181,7 @@ class Exporter:
             return
         file.turns.append((turn.usage_id, turn.client_request_id))
         file.truncated += turn.was_truncated
-        file.docs.append(_line(turn, request, response, secret))
+        file.docs.append(_line(turn, request, response, redacted))
 
     async def _load(self, sha256: str) -> Any:
         """The parsed blob; None when absent (no answer) and ``_FAILED_BLOB`` when it was
@@ -174,6 +190,10 @@ class Exporter:
             return _FAILED_BLOB
         if sha256 in SENTINELS:
             return None
+        found = self._parsed.get(sha256, _MISSING)
+        if found is not _MISSING:
+            self._parsed.move_to_end(sha256)
+            return found
         try:
             data = await self.blobs.get(sha256)
         except BlobStoreError:
@@ -181,9 +201,15 @@ class Exporter:
         if data is None:
             return _FAILED_BLOB
         try:
-            return orjson.loads(data)
+            parsed = orjson.loads(data)
         except orjson.JSONDecodeError:
             return _FAILED_BLOB
+        # Content-addressed: a hash always names the same bytes, so a parse can be reused
+        # (turns of one conversation often share their system prompt blob).
+        self._parsed[sha256] = parsed
+        if len(self._parsed) > PARSED_BLOBS:
+            self._parsed.popitem(last=False)
+        return parsed
 
     async def _rate(self, session: AsyncSession, secret: bytes, file: _Pending) -> list[bytes]:
         """Put each turn's latest rating into its line, serialise the session's lines, and
@@ -284,22 +310,58 @@ class _Pending(SessionFile):
     docs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _line(turn: TurnRow, request: Any, response: Any, secret: bytes) -> dict[str, Any]:
+class _Redacted:
+    """Redaction by value, remembered: an agent's session resends the same system prompt,
+    tools and history on every turn, so each distinct value is redacted once per export.
+    ``redact_json`` is pure, so a remembered result is exactly what it would give again.
+    Results are shared between lines and never changed."""
+
+    def __init__(self, secret: bytes, size: int = 4096) -> None:
+        self.secret = secret
+        self._size = size
+        self._done: OrderedDict[bytes, Any] = OrderedDict()
+
+    def __call__(self, value: Any) -> Any:
+        key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        found = self._done.get(key, _MISSING)
+        if found is not _MISSING:
+            self._done.move_to_end(key)
+            return found
+        result = redact_json(value, hash_key=self.secret)[0]
+        self._done[key] = result
+        if len(self._done) > self._size:
+            self._done.popitem(last=False)
+        return result
+
+
+_MISSING = object()
+
+
+async def _chunks(rows: AsyncIterator[TurnRow], size: int) -> AsyncIterator[list[TurnRow]]:
+    chunk: list[TurnRow] = []
+    async for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _line(turn: TurnRow, request: Any, response: Any, redacted: _Redacted) -> dict[str, Any]:
     body = request if isinstance(request, dict) else {}
     raw_messages = body.get("messages")
     messages = [_message(m) for m in raw_messages] if isinstance(raw_messages, list) else []
     answer, finish_reason = _answer(response) if response is not None else (None, None)
     if answer is not None:
         messages.append(answer)
-    messages, _ = redact_json(messages, hash_key=secret)
+    secret = redacted.secret
     line: dict[str, Any] = {
         "turn_id": keyed_id(secret, "turn", str(turn.usage_id)),
         "session_id": keyed_id(secret, "session", turn.session_id) if turn.session_id else None,
         "time": _iso(turn.created_at),
-        "messages": messages,
-        "tools": redact_json(body["tools"], hash_key=secret)[0]
-        if isinstance(body.get("tools"), list)
-        else None,
+        "messages": [redacted(m) for m in messages],
+        "tools": redacted(body["tools"]) if isinstance(body.get("tools"), list) else None,
         "metadata": {
             "gen_ai.operation.name": "chat",
             "gen_ai.request.model": str(turn.upstream.get("internal_id", "")),
