@@ -366,7 +366,7 @@ _QUOTE = r"\\?[\"']?"
 
 RULES: tuple[Rule, ...] = (
     # --- secret-named keys: .env, shell ``export``, YAML, INI, TOML, JSON, code literals
-    Rule("assignment", _ASSIGNMENT, _assignment),
+    Rule("assignment", _ASSIGNMENT, _assignment, resume="op"),
     # --- CLI flags: ``--password hunter2``, ``--api-key=...``
     Rule("cli_flag",
          r"(?i)(?:^|[ \t])--?(?P<key>[a-z0-9-]*(?:pass|password|passwd|token|secret|api-key|"

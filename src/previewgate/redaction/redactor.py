@@ -83,13 +83,14 @@ def candidates(data: bytes, hash_key: bytes | None) -> list[Hit]:
     end = len(data)
     for index in matched:
         emit, groups, regexp = RULES[index].emit, _GROUPS[index], _REGEXES[index]
+        resume = groups[RULES[index].resume] if RULES[index].resume else 0
         position = 0
         while position <= end:
             spans = regexp.Match(_UNANCHORED, data, position, end)
             if spans[0][0] < 0:
                 break
             hits.extend(emit(Found(spans, groups), scan))
-            position = spans[0][1] if spans[0][1] > position else position + 1
+            position = max(spans[resume][1], position + 1)
     return hits
 
 
@@ -190,8 +191,8 @@ def _render(
     return b"".join(pieces), kept, markers
 
 
-_REACH = 192  # how far from a marker a second pass looks
-_EDGE = 48  # hits this close to a window's cut edge may be cut themselves: ignored
+_REACH = 64  # how far from a marker a second pass looks
+_EDGE = 16  # hits this close to a window's cut edge may be cut themselves: ignored
 
 
 def _second_pass(data: bytes, chosen: list[list[Any]], hash_key: bytes | None) -> list[Hit]:

@@ -101,6 +101,9 @@ class Rule:
     name: str
     pattern: str
     emit: Emit
+    # Where the next search starts: after the match (None) or after this group, for rules
+    # whose rejected match may hide a real one inside it (``a.b: c=d``: the value holds a key).
+    resume: str | None = None
 
 
 def token(
