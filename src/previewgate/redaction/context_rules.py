@@ -8,6 +8,7 @@ The key name is kept; only the value is replaced (``DB_PASSWORD=[REDACTED:passwo
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from functools import partial
 
@@ -93,8 +94,7 @@ def _category_in_context(category: str, scan: Scan, start: int, end: int) -> str
     password of a connection string."""
     if category != "password":
         return category
-    line_start, line_end = scan.line_start(start), scan.line_end(end)
-    line = scan.data[line_start:line_end]
+    line = scan.data[scan.line_start(start, 256) : scan.line_end(end, 256)]
     if scan.byte_after(end) == ord(";") or _CONN_CONTEXT.search(line):
         return "connection_string_password"
     return category
@@ -123,8 +123,8 @@ def _yaml_words(scan: Scan, end: int) -> int:
 def _yaml_block(scan: Scan, key_start: int, end: int) -> tuple[int, int] | None:
     """The lines of a YAML block scalar (``key: |`` or ``key: >-``) under a key."""
     indent = key_start - scan.line_start(key_start)
-    first = scan.data.find(b"\n", end)
-    if first < 0:
+    first = scan.line_end(end)
+    if first >= len(scan.data) or scan.data[end:first].strip() or scan.data[first] != 0x0A:
         return None
     start = stop = None
     offset = first + 1
@@ -178,8 +178,13 @@ def _assignment(found: Found, scan: Scan) -> Iterable[Hit]:
         value = scan.text(start, end)
     if not _literal(found, scan, value, quoted):
         return ()
+    if category == "password":
+        # Cheap for a password, and the type depends on the line around it: judge it now.
+        if not keynames.plausible(value, category):
+            return ()
+        category = _category_in_context(category, scan, start, end)
+        return (Hit(start, end, category, PRI_ASSIGNMENT),)
     verify = partial(keynames.plausible, value, category, strict=keynames.is_bare_key(key))
-    category = _category_in_context(category, scan, start, end)
     return (Hit(start, end, category, PRI_ASSIGNMENT, None, verify),)
 
 
@@ -320,9 +325,16 @@ _ENTRY = re.compile(rb"^([ \t]+)([\w.-]+):[ \t]*(.*?)[ \t]*$")
 def _k8s_secret(found: Found, scan: Scan) -> Iterable[Hit]:
     """Every value under ``data:`` or ``stringData:`` of a ``kind: Secret`` manifest."""
     where = found.span()[0]
-    breaks = [m.start() for m in _DOC_BREAK.finditer(scan.data)]
-    doc_start = max([b for b in breaks if b <= where], default=0)
-    doc_end = min([b for b in breaks if b > where], default=len(scan.data))
+    breaks = scan.memo.get("yaml_documents")
+    if breaks is None:
+        breaks = scan.memo["yaml_documents"] = [m.start() for m in _DOC_BREAK.finditer(scan.data)]
+        scan.memo["secret_documents"] = set()
+    index = bisect_right(breaks, where)
+    doc_start = breaks[index - 1] if index else 0
+    doc_end = breaks[index] if index < len(breaks) else len(scan.data)
+    if doc_start in scan.memo["secret_documents"]:
+        return ()  # another ``kind: Secret`` line of a document already read
+    scan.memo["secret_documents"].add(doc_start)
     hits: list[Hit] = []
     for block in _DATA_BLOCK.finditer(scan.data, doc_start, doc_end):
         indent = len(block.group(1))
