@@ -25,6 +25,8 @@ from previewgate.redaction.scan import (
     Scan,
 )
 from previewgate.redaction.validators import (
+    char_kinds,
+    has_digit,
     is_basic_credential,
     is_placeholder,
     looks_random,
@@ -213,6 +215,8 @@ def _header(found: Found, scan: Scan) -> Iterable[Hit]:
     value = scan.text(start, end)
     if len(value) < 8 or is_placeholder(value) or shannon_entropy(value) < 2.5:
         return ()
+    if not has_digit(value) and (len(value) < 20 or char_kinds(value) < 2):
+        return ()  # ``anonymous``, ``admin.headers``: a word or code, not a credential
     return (Hit(start, end, "auth_header", PRI_HEADER),)
 
 
