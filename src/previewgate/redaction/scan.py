@@ -40,7 +40,7 @@ class Hit:
 
 
 class Scan:
-    """One text under scan: its bytes, the partner's hash key, and small helpers."""
+    """One text under scan: its bytes, the partner's hash key, and byte-level lookups."""
 
     __slots__ = ("data", "hash_key", "memo")
 
