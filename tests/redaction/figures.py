@@ -3,15 +3,20 @@ Markdown tables in the README. Run: ``PYTHONPATH=src python -m tests.redaction.f
 
 from __future__ import annotations
 
+import textwrap
+
 from tests.redaction.corpus import Score, evaluate, load
 
 
 def tables(score: Score) -> str:
+    summary = (
+        f"{sum(score.positives.values())} secrets in {len(score.positives)} categories: "
+        f"recall {score.recall():.3f}. {sum(score.negatives.values())} hard negatives of "
+        f"{len(score.negatives)} kinds: keep-rate {score.keep_rate():.3f}. Redactions of "
+        f"unlabelled text: {score.unlabelled}."
+    )
     lines = [
-        f"Corpus: {sum(score.positives.values())} secrets in {len(score.positives)} categories, "
-        f"{sum(score.negatives.values())} hard negatives of {len(score.negatives)} kinds. "
-        f"Recall {score.recall():.3f}, keep-rate {score.keep_rate():.3f}, "
-        f"{score.unlabelled} redactions of unlabelled text.",
+        *textwrap.wrap(summary, 95),
         "",
         "| category | n | recall | | category | n | recall |",
         "|---|---:|---:|---|---|---:|---:|",

@@ -8,6 +8,7 @@ The key name is kept; only the value is replaced (``DB_PASSWORD=[REDACTED:passwo
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from functools import partial
 
@@ -24,6 +25,8 @@ from previewgate.redaction.scan import (
     Scan,
 )
 from previewgate.redaction.validators import (
+    char_kinds,
+    has_digit,
     is_basic_credential,
     is_placeholder,
     looks_random,
@@ -93,8 +96,7 @@ def _category_in_context(category: str, scan: Scan, start: int, end: int) -> str
     password of a connection string."""
     if category != "password":
         return category
-    line_start, line_end = scan.line_start(start), scan.line_end(end)
-    line = scan.data[line_start:line_end]
+    line = scan.data[scan.line_start(start, 256) : scan.line_end(end, 256)]
     if scan.byte_after(end) == ord(";") or _CONN_CONTEXT.search(line):
         return "connection_string_password"
     return category
@@ -123,8 +125,8 @@ def _yaml_words(scan: Scan, end: int) -> int:
 def _yaml_block(scan: Scan, key_start: int, end: int) -> tuple[int, int] | None:
     """The lines of a YAML block scalar (``key: |`` or ``key: >-``) under a key."""
     indent = key_start - scan.line_start(key_start)
-    first = scan.data.find(b"\n", end)
-    if first < 0:
+    first = scan.line_end(end)
+    if first >= len(scan.data) or scan.data[end:first].strip() or scan.data[first] != 0x0A:
         return None
     start = stop = None
     offset = first + 1
@@ -178,8 +180,13 @@ def _assignment(found: Found, scan: Scan) -> Iterable[Hit]:
         value = scan.text(start, end)
     if not _literal(found, scan, value, quoted):
         return ()
+    if category == "password":
+        # Cheap for a password, and the type depends on the line around it: judge it now.
+        if not keynames.plausible(value, category):
+            return ()
+        category = _category_in_context(category, scan, start, end)
+        return (Hit(start, end, category, PRI_ASSIGNMENT),)
     verify = partial(keynames.plausible, value, category, strict=keynames.is_bare_key(key))
-    category = _category_in_context(category, scan, start, end)
     return (Hit(start, end, category, PRI_ASSIGNMENT, None, verify),)
 
 
@@ -208,6 +215,8 @@ def _header(found: Found, scan: Scan) -> Iterable[Hit]:
     value = scan.text(start, end)
     if len(value) < 8 or is_placeholder(value) or shannon_entropy(value) < 2.5:
         return ()
+    if not has_digit(value) and (len(value) < 20 or char_kinds(value) < 2):
+        return ()  # ``anonymous``, ``admin.headers``: a word or code, not a credential
     return (Hit(start, end, "auth_header", PRI_HEADER),)
 
 
@@ -320,9 +329,16 @@ _ENTRY = re.compile(rb"^([ \t]+)([\w.-]+):[ \t]*(.*?)[ \t]*$")
 def _k8s_secret(found: Found, scan: Scan) -> Iterable[Hit]:
     """Every value under ``data:`` or ``stringData:`` of a ``kind: Secret`` manifest."""
     where = found.span()[0]
-    breaks = [m.start() for m in _DOC_BREAK.finditer(scan.data)]
-    doc_start = max([b for b in breaks if b <= where], default=0)
-    doc_end = min([b for b in breaks if b > where], default=len(scan.data))
+    breaks = scan.memo.get("yaml_documents")
+    if breaks is None:
+        breaks = scan.memo["yaml_documents"] = [m.start() for m in _DOC_BREAK.finditer(scan.data)]
+        scan.memo["secret_documents"] = set()
+    index = bisect_right(breaks, where)
+    doc_start = breaks[index - 1] if index else 0
+    doc_end = breaks[index] if index < len(breaks) else len(scan.data)
+    if doc_start in scan.memo["secret_documents"]:
+        return ()  # another ``kind: Secret`` line of a document already read
+    scan.memo["secret_documents"].add(doc_start)
     hits: list[Hit] = []
     for block in _DATA_BLOCK.finditer(scan.data, doc_start, doc_end):
         indent = len(block.group(1))
@@ -366,7 +382,7 @@ _QUOTE = r"\\?[\"']?"
 
 RULES: tuple[Rule, ...] = (
     # --- secret-named keys: .env, shell ``export``, YAML, INI, TOML, JSON, code literals
-    Rule("assignment", _ASSIGNMENT, _assignment),
+    Rule("assignment", _ASSIGNMENT, _assignment, resume="op"),
     # --- CLI flags: ``--password hunter2``, ``--api-key=...``
     Rule("cli_flag",
          r"(?i)(?:^|[ \t])--?(?P<key>[a-z0-9-]*(?:pass|password|passwd|token|secret|api-key|"

@@ -58,6 +58,7 @@ def _email(found: Found, scan: Scan) -> Iterable[Hit]:
     return (Hit(start, end, "email", PRI_PII),)
 
 
+_PRIVATE_BLOCKS = frozenset({b"10.0.0.0", b"172.16.0.0", b"192.168.0.0", b"100.64.0.0"})
 _VERSION_WORDS = ("version", "ver", "ver.", "release", "build", "v", "assembly")
 _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # Not about anyone: unspecified, loopback, broadcast and netmasks, multicast, and the
@@ -89,6 +90,8 @@ def _ipv4(found: Found, scan: Scan) -> Iterable[Hit]:
         return ()
     if c == d == 0 and after != ord("/"):
         return ()  # ``2.1.0.0``: a version or a network, not a host (a CIDR still counts)
+    if after == ord("/") and scan.data[start:end] in _PRIVATE_BLOCKS:
+        return ()  # ``10.0.0.0/8``: the whole private range, no one's network in particular
     return (Hit(start, end, "ipv4", PRI_PII),)
 
 

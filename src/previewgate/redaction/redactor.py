@@ -11,6 +11,7 @@ redacted text changes nothing.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -65,6 +66,7 @@ _SET, _REGEXES, _GROUPS = _compile()
 _UNANCHORED = re2._Anchor.UNANCHORED
 
 
+_RESCAN = 1024  # a match longer than this is not searched again from inside: linear time
 _MARKER = re.compile(rb"\[REDACTED:[a-z0-9_]+(?::[0-9a-f]{12})?\]")
 
 
@@ -83,19 +85,25 @@ def candidates(data: bytes, hash_key: bytes | None) -> list[Hit]:
     end = len(data)
     for index in matched:
         emit, groups, regexp = RULES[index].emit, _GROUPS[index], _REGEXES[index]
+        resume = groups[RULES[index].resume] if RULES[index].resume else 0
         position = 0
         while position <= end:
             spans = regexp.Match(_UNANCHORED, data, position, end)
             if spans[0][0] < 0:
                 break
             hits.extend(emit(Found(spans, groups), scan))
-            position = spans[0][1] if spans[0][1] > position else position + 1
+            after = spans[0][1]
+            if resume and after - spans[resume][1] < _RESCAN:
+                after = spans[resume][1]
+            position = max(after, position + 1)
     return hits
 
 
 def _settle(hits: list[Hit], data: bytes) -> tuple[list[list[Any]], list[Hit]]:
     """Chosen spans ``[start, end, hit]`` in order, and the higher-priority hits inside them."""
     protected = sorted((h.start, h.end) for h in hits if h.category == PROTECT)
+    starts = [p for p, _ in protected]
+    widest = max((q - p for p, q in protected), default=0)
     ordered = sorted(
         (h for h in hits if h.category != PROTECT),
         key=lambda h: (h.start, -h.priority, -h.end),
@@ -104,7 +112,12 @@ def _settle(hits: list[Hit], data: bytes) -> tuple[list[list[Any]], list[Hit]]:
     inside: list[Hit] = []
     for hit in ordered:
         if protected:
-            overlaps = [p for p, q in protected if p < hit.end and hit.start < q]
+            overlaps = []
+            index = bisect_left(starts, hit.end) - 1
+            while index >= 0 and starts[index] + widest > hit.start:
+                if protected[index][1] > hit.start:
+                    overlaps.append(protected[index][0])
+                index -= 1
             if overlaps:
                 if min(overlaps) <= hit.start:
                     continue
@@ -190,8 +203,8 @@ def _render(
     return b"".join(pieces), kept, markers
 
 
-_REACH = 192  # how far from a marker a second pass looks
-_EDGE = 48  # hits this close to a window's cut edge may be cut themselves: ignored
+_REACH = 64  # how far from a marker a second pass looks
+_EDGE = 16  # hits this close to a window's cut edge may be cut themselves: ignored
 
 
 def _second_pass(data: bytes, chosen: list[list[Any]], hash_key: bytes | None) -> list[Hit]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 # Priorities settle candidates that start at the same place: the more specific rule wins.
 # A lower-priority candidate that starts earlier and covers a higher one still replaces it
@@ -21,6 +22,7 @@ PRI_PII = 30
 PROTECT = "__protect__"  # a span no rule may redact inside (base64 data URLs)
 
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+LINE_REACH = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +40,14 @@ class Hit:
 
 
 class Scan:
-    """One text under scan: its bytes, the partner's hash key, and small helpers."""
+    """One text under scan: its bytes, the partner's hash key, and byte-level lookups."""
 
-    __slots__ = ("data", "hash_key")
+    __slots__ = ("data", "hash_key", "memo")
 
     def __init__(self, data: bytes, hash_key: bytes | None) -> None:
         self.data = data
         self.hash_key = hash_key
+        self.memo: dict[str, Any] = {}  # per-text results a rule computes once, not per match
 
     def text(self, start: int, end: int) -> str:
         return self.data[start:end].decode("utf-8", "replace")
@@ -61,17 +64,21 @@ class Scan:
     def word_after(self, index: int) -> bool:
         return index < len(self.data) and self.data[index] in _WORD
 
-    def line_start(self, index: int) -> int:
-        """Offset of the line holding ``index``: a real newline or a JSON-escaped ``\\n``."""
-        real = self.data.rfind(b"\n", 0, index) + 1
-        escaped = self.data.rfind(b"\\n", 0, index)
-        return max(real, escaped + 2 if escaped >= 0 else 0)
+    def line_start(self, index: int, reach: int = LINE_REACH) -> int:
+        """Offset of the line holding ``index`` (after a newline or a JSON-escaped ``\\n``),
+        looking back at most ``reach`` bytes: a rule's cost per match stays bounded on a
+        megabyte without newlines."""
+        floor = max(0, index - reach)
+        real = self.data.rfind(b"\n", floor, index)
+        escaped = self.data.rfind(b"\\n", floor, index)
+        return max(real + 1 if real >= 0 else floor, escaped + 2 if escaped >= 0 else floor)
 
-    def line_end(self, index: int) -> int:
-        real = self.data.find(b"\n", index)
-        escaped = self.data.find(b"\\n", index)
+    def line_end(self, index: int, reach: int = LINE_REACH) -> int:
+        ceiling = min(len(self.data), index + reach)
+        real = self.data.find(b"\n", index, ceiling)
+        escaped = self.data.find(b"\\n", index, ceiling)
         ends = [e for e in (real, escaped) if e >= 0]
-        return min(ends) if ends else len(self.data)
+        return min(ends) if ends else ceiling
 
 
 class Found:
@@ -101,6 +108,9 @@ class Rule:
     name: str
     pattern: str
     emit: Emit
+    # Where the next search starts: after the match (None) or after this group, when a match
+    # may hold another one (``a.b: c=d`` holds ``c=d``; the first may yet be rejected).
+    resume: str | None = None
 
 
 def token(
