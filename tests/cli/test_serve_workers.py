@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from previewgate.cli.main import cli
 from tests.conftest import REDIS_URL
 from tests.support.faults import wait_until
-from tests.support.workers import MODEL, Gateway, cmdline
+from tests.support.workers import MODEL, Gateway, TwoWorkerGateways, cmdline
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -38,24 +38,10 @@ def store_env(
 
 @pytest.fixture
 def start_gateway(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Gateway]]:
-    """Starts two-worker gateways on a given store; stops whatever is left at teardown."""
-    started: list[Gateway] = []
-
-    def _start(store: dict[str, str]) -> Gateway:
-        env = {
-            **store,
-            "PREVIEWGATE_REDIS_URL": REDIS_URL,
-            # Far beyond the test: no periodic reload can explain a worker's new state.
-            "PREVIEWGATE_CACHE_TTL_S": "600",
-            "PREVIEWGATE_HOST": "127.0.0.1",
-        }
-        gateway = Gateway(env, 2, tmp_path / f"gateway-{len(started)}.log")
-        started.append(gateway)
-        return gateway
-
-    yield _start
-    for gateway in started:
-        gateway.stop()
+    """Two-worker gateways told of changes by Redis alone (no generation poll in the test)."""
+    gateways = TwoWorkerGateways(tmp_path)
+    yield lambda store: gateways.start(store, redis_url=REDIS_URL, poll_s=600)
+    gateways.stop_all()
 
 
 def _seed() -> str:

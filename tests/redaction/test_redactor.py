@@ -131,3 +131,16 @@ def test_walker_keys_values_and_key_context() -> None:
 def test_walker_key_collisions_keep_every_entry() -> None:
     out, _ = redact_json({"ana@acme-corp.io": 1, "bo@acme-corp.io": 2})
     assert out == {"[REDACTED:email]": 1, "[REDACTED:email]#2": 2}
+
+
+def test_an_assignment_far_before_a_marker_is_found_in_the_same_pass() -> None:
+    # Found by the walker's property test: the key sat more than 64 bytes before the
+    # marker whose appearance made its value read as a secret, so only a second call
+    # redacted it. The second look now takes in the marker's whole line.
+    glued = "MWM0RkhaI0NJZFE0" + "sk-ant-api03-" + "tvyAeqy6k5UtVcamlpBUCk9wwgQs8ZSNhSCk_YaReTeNN"
+    glued += "n6hG-RUyUxCqSYUHBOHqw4yX2hnabbsGgS8qHLjXWhH7h6YRAAclient"
+    openai_key = "sk-" + "QmRxZpr4A0P4FmTmSy32T3BlbkFJZ8ViTAja3hqkXeDKWceD"
+    text = f'  password: {glued} = OpenAI(api_key="{openai_key}")'
+    once, _ = redact(text, hash_key=b"k")
+    assert redact(once, hash_key=b"k")[0] == once
+    assert glued not in once and openai_key not in once

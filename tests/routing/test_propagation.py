@@ -21,7 +21,7 @@ from tests.routing.conftest import key_of, run_cli
 from tests.support.experiments import create_preview_model, start_experiment
 from tests.support.faults import wait_until
 from tests.support.servers import MockServer
-from tests.support.workers import Gateway, Pinned
+from tests.support.workers import Gateway, Pinned, TwoWorkerGateways
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -38,24 +38,13 @@ def _chat(model: str) -> dict[str, object]:
 
 @pytest.fixture
 def start(store: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
-    started: list[Gateway] = []
+    gateways = TwoWorkerGateways(tmp_path)
 
     def _start(redis: bool, poll_s: float = 1.0) -> Gateway:
-        env = {
-            **store,
-            "PREVIEWGATE_CACHE_TTL_S": "600",
-            "PREVIEWGATE_ROUTING_POLL_S": str(poll_s),
-            "PREVIEWGATE_HOST": "127.0.0.1",
-        }
-        if redis:
-            env["PREVIEWGATE_REDIS_URL"] = REDIS_URL
-        gateway = Gateway(env, 2, tmp_path / f"gateway-{len(started)}.log")
-        started.append(gateway)
-        return gateway
+        return gateways.start(store, redis_url=REDIS_URL if redis else None, poll_s=poll_s)
 
     yield _start
-    for gateway in started:
-        gateway.stop()
+    gateways.stop_all()
 
 
 def _until(check: Callable[[], bool], bound_s: float, what: str) -> float:

@@ -128,3 +128,32 @@ def cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+class TwoWorkerGateways:
+    """Starts ``serve --workers 2`` gateways on a store and stops every one it started.
+
+    The periodic reload is ten minutes away, so only what a test enables (Redis, the
+    generation poll) can explain a worker's new state.
+    """
+
+    def __init__(self, log_dir: Path) -> None:
+        self._log_dir = log_dir
+        self.started: list[Gateway] = []
+
+    def start(self, store: dict[str, str], *, redis_url: str | None, poll_s: float) -> Gateway:
+        env = {
+            **store,
+            "PREVIEWGATE_CACHE_TTL_S": "600",
+            "PREVIEWGATE_ROUTING_POLL_S": str(poll_s),
+            "PREVIEWGATE_HOST": "127.0.0.1",
+        }
+        if redis_url:
+            env["PREVIEWGATE_REDIS_URL"] = redis_url
+        gateway = Gateway(env, 2, self._log_dir / f"gateway-{len(self.started)}.log")
+        self.started.append(gateway)
+        return gateway
+
+    def stop_all(self) -> None:
+        for gateway in self.started:
+            gateway.stop()

@@ -22,7 +22,7 @@ from previewgate.redaction.scan import PROTECT, Found, Hit, Scan
 
 # Bump on any change to rules, validators or markers: exports record it, so a partner can tell
 # which redaction a record went through.
-REDACTOR_VERSION = "2026.12.1"
+REDACTOR_VERSION = "2026.12.2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +203,8 @@ def _render(
     return b"".join(pieces), kept, markers
 
 
-_REACH = 64  # how far from a marker a second pass looks
+_REACH = 64  # how far from a marker a second pass looks at least
+_LINE_REACH = 1024  # and at most, to take in the marker's whole line (``key: value`` rules)
 _EDGE = 16  # hits this close to a window's cut edge may be cut themselves: ignored
 
 
@@ -213,7 +214,12 @@ def _second_pass(data: bytes, chosen: list[list[Any]], hash_key: bytes | None) -
     out, kept, markers = _render(data, chosen)
     windows: list[list[int]] = []
     for start, end in markers:
-        low, high = max(0, start - _REACH), min(len(out), end + _REACH)
+        # The whole line around a marker, within bounds: an assignment's key can sit further
+        # than _REACH before a value that only reads as a secret once the marker is there.
+        line_start = out.rfind(b"\n", max(0, start - _LINE_REACH), start) + 1
+        line_end = out.find(b"\n", end, min(len(out), end + _LINE_REACH))
+        low = max(0, min(start - _REACH, max(line_start, start - _LINE_REACH)))
+        high = min(len(out), max(end + _REACH, line_end if line_end >= 0 else end + _LINE_REACH))
         if windows and low <= windows[-1][1]:
             windows[-1][1] = high
         else:
