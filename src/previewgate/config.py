@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     cache_ttl_s: float = Field(default=60.0, gt=0)
     # How often each process reads the store's routing generation (a change made anywhere
     # is live everywhere within this, Redis or not).
-    routing_poll_s: float = Field(default=1.0, gt=0, le=60)
+    routing_poll_s: float = Field(default=1.0, gt=0, le=3600)
     # Lookups in the store of API keys the routing state does not know (new keys), per
     # second and in a burst; beyond, unknown keys are refused from memory.
     key_lookup_rate_per_s: float = Field(default=20.0, gt=0)

@@ -118,7 +118,7 @@ class Gateway(GatewayProcess):
 
     def stop(self) -> None:
         super().stop()
-        for pid in self.workers:  # only if the parent failed to stop them
+        for pid in getattr(self, "workers", []):  # only if the parent failed to stop them
             if cmdline(pid):
                 os.kill(pid, signal.SIGKILL)
 
