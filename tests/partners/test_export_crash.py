@@ -3,6 +3,7 @@ uninterrupted export, each once in the index, every turn in exactly one file."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
@@ -13,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
 from previewgate.config import Settings
 from previewgate.partners.export import Exporter
+from previewgate.partners.export_worker import ExportWorker
 from previewgate.runtime import Runtime
 from tests.support.faults import gateway_env, wait_until
 from tests.support.partner_turns import seed_partner_day
@@ -100,3 +103,25 @@ async def _clean_export(runtime: Runtime, partner_id: object, day: object) -> se
     exporter = Exporter(runtime.sessions, runtime.blobs, runtime.cipher)
     result = await exporter.export_day(partner_id, day)  # type: ignore[arg-type]
     return {(f.object_key, f.sha256) for f in result.files}
+
+
+def test_workers_side_by_side_export_each_day_once(backend: str, gateway: GatewayServer) -> None:
+    if backend != "postgresql":
+        pytest.skip("several workers need row locks (SKIP LOCKED): one worker on SQLite")
+    first = datetime.now(UTC).date() - timedelta(days=8)
+    seeded = gateway.call(
+        lambda rt: seed_partner_day(rt, first, sessions=12, turns_per_session=20, days=6)
+    )
+
+    async def race(runtime: Runtime) -> list[list[tuple[str, int]]]:
+        exporter = Exporter(runtime.sessions, runtime.blobs, runtime.cipher)
+        workers = [ExportWorker(runtime.sessions, exporter, settle_s=0) for _ in range(3)]
+        await workers[0].follow()
+        done = await asyncio.gather(*(w.export_pending() for w in workers))
+        return [[(str(d.day), d.turns) for d in one] for one in done]
+
+    results = gateway.call(race)
+    exported = [day for one in results for day, _ in one]
+    assert sorted(exported) == sorted({str(first + timedelta(days=n)) for n in range(6)})
+    assert sum(turns for one in results for _, turns in one) == seeded.turns
+    assert sum(1 for one in results if one) >= 2, "the days were shared between workers"

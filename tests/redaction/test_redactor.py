@@ -144,3 +144,21 @@ def test_an_assignment_far_before_a_marker_is_found_in_the_same_pass() -> None:
     once, _ = redact(text, hash_key=b"k")
     assert redact(once, hash_key=b"k")[0] == once
     assert glued not in once and openai_key not in once
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("datadog_app: " + "9f8e7d6c5b4a3928" + "1706f5e4d3c2b1a0f9e8d7c6", False),
+        ("HEROKU_API=" + "4f9b2c8e-1d3a-4b5c-" + "9e8f-7a6b5c4d3e2f", False),
+        ("github: octocat", True),
+        ('slack: "#general"', True),
+        ("sentry: 1.2.3", True),
+        ("datadog: enabled", True),
+    ],
+)
+def test_a_providers_name_alone_marks_a_strictly_random_value(text: str, kept: bool) -> None:
+    # As gitleaks finds them by name; a value that is not random stays.
+    out, findings = redact(text)
+    assert (out == text) is kept
+    assert kept or [f.category for f in findings] == ["api_token"]

@@ -66,11 +66,13 @@ async def seed_partner_day(
     turns_per_session: int,
     *,
     distinct_texts: int | None = None,
+    days: int = 1,
     batch: int = 5_000,
 ) -> SeededDay:
     """``sessions`` x ``turns_per_session`` turns spread over ``day``. ``distinct_texts``
     bounds how many different prompts/answers there are (each turn still its own row), so a
-    benchmark can seed a million turns without writing two million blobs."""
+    benchmark can seed a million turns without writing two million blobs. ``days`` spreads
+    the turns over that many days from ``day`` on."""
     async with runtime.change() as session:
         await catalog.create_model(
             session,
@@ -113,7 +115,7 @@ async def seed_partner_day(
             .where(type(variant.versions[0]).id == version_id)
             .values(effective_at=start - timedelta(days=1))
         )
-    step = timedelta(seconds=86_000 / max(1, sessions * turns_per_session))
+    step = timedelta(seconds=86_000 * days / max(1, sessions * turns_per_session))
     usage_rows: list[dict[str, Any]] = []
     request_rows: list[dict[str, Any]] = []
     stored: dict[tuple[int, int], tuple[str, str]] = {}

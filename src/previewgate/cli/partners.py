@@ -84,3 +84,53 @@ def partners_assign_slot(experiment_id: uuid.UUID, slot: str, partner: str | Non
 
     run_in_session(settings_or_exit(), work)
     click.echo(f"slot {slot} now belongs to {partner or 'no partner'}")
+
+
+@partners.command("rename")
+@click.argument("partner")
+@click.option("--name", required=True, help="New display name.")
+def partners_rename(partner: str, name: str) -> None:
+    """Rename PARTNER (slug or id)."""
+    from previewgate.partners import service
+
+    async def work(session: AsyncSession) -> None:
+        await service.rename_partner(
+            session, (await service.get_partner(session, partner)).id, name
+        )
+
+    run_in_session(settings_or_exit(), work)
+    click.echo(f"renamed {partner} to {name}")
+
+
+@partners.command("delete")
+@click.argument("partner")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def partners_delete(partner: str, yes: bool) -> None:
+    """Delete PARTNER: its memberships and export records go, its slots become nobody's."""
+    from previewgate.partners import service
+
+    if not yes:
+        click.confirm(f"delete partner {partner}?", abort=True)
+
+    async def work(session: AsyncSession) -> None:
+        await service.delete_partner(session, (await service.get_partner(session, partner)).id)
+
+    run_in_session(settings_or_exit(), work)
+    click.echo(f"deleted {partner}")
+
+
+@partners.command("remove-member")
+@click.argument("partner")
+@click.argument("email")
+def partners_remove_member(partner: str, email: str) -> None:
+    """Remove a user (by e-mail) from PARTNER."""
+    from previewgate.accounts import service as accounts
+    from previewgate.partners import service
+
+    async def work(session: AsyncSession) -> None:
+        found = await service.get_partner(session, partner)
+        user = await accounts.get_user_by_email(session, email)
+        await service.remove_membership(session, found.id, user.id)
+
+    run_in_session(settings_or_exit(), work)
+    click.echo(f"{email} is no longer a member of {partner}")

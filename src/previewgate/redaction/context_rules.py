@@ -33,9 +33,11 @@ from previewgate.redaction.validators import (
     shannon_entropy,
 )
 
-# Words a secret's key holds. Provider names alone (``datadog_app = ...``) are not enough: the
-# key must also say key, token, secret or password; the provider then decides the type.
-_STEMS = "pass|pwd|secret|token|key|auth|cred|session|sas|bearer"
+# Words a secret's key holds: key, token, secret, password..., or a provider's name alone
+# (``datadog_app = ...``, ``HEROKU=...``, as gitleaks finds them). A value under a bare
+# provider name must look strictly random (``_assignment``), so ``github: octocat`` survives.
+_KEY_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "session", "sas", "bearer")
+_STEMS = "|".join((*_KEY_WORDS, *sorted(set(keynames.VENDOR_WORDS), key=len, reverse=True)))
 # ``name<op>value``; the name may be quoted (also JSON-escaped: ``\"name\"``), the value is
 # double-, single-, back-quoted or bare. Everything else is judged in Python.
 _ASSIGNMENT = (
@@ -186,7 +188,9 @@ def _assignment(found: Found, scan: Scan) -> Iterable[Hit]:
             return ()
         category = _category_in_context(category, scan, start, end)
         return (Hit(start, end, category, PRI_ASSIGNMENT),)
-    verify = partial(keynames.plausible, value, category, strict=keynames.is_bare_key(key))
+    # A bare ``key`` or a provider's name alone says less than ``api_key``: ask for more.
+    strict = keynames.is_bare_key(key) or category == keynames.VENDOR_ONLY
+    verify = partial(keynames.plausible, value, category, strict=strict)
     return (Hit(start, end, category, PRI_ASSIGNMENT, None, verify),)
 
 

@@ -115,6 +115,7 @@ VENDOR_WORDS = (
     "fireworks", "anyscale", "cerebras", "elevenlabs",
     "assemblyai", "deepgram", "langsmith", "langchain", "wandb", "neptune",
 )  # fmt: skip
+VENDOR_ONLY = "api_token"  # the type of a value under a provider's name alone
 _VENDOR_RE = re.compile("|".join(sorted(set(VENDOR_WORDS), key=len, reverse=True)))
 
 
@@ -172,7 +173,7 @@ def classify(name: str) -> str | None:
     if password:
         return "password"
     if vendor is not None and not secret:
-        return "api_token"
+        return VENDOR_ONLY
     return "secret_value"
 
 

@@ -22,7 +22,7 @@ from previewgate.redaction.scan import PROTECT, Found, Hit, Scan
 
 # Bump on any change to rules, validators or markers: exports record it, so a partner can tell
 # which redaction a record went through.
-REDACTOR_VERSION = "2026.12.2"
+REDACTOR_VERSION = "2026.12.3"
 
 
 @dataclass(frozen=True, slots=True)
