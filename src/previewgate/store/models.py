@@ -15,6 +15,13 @@ from previewgate.partners.models import (
 from previewgate.routing.models import RoutingGeneration
 from previewgate.store.base import Base
 from previewgate.usage.models import Usage
+from previewgate.webhooks.models import (
+    OperatorNotice,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 
 __all__ = [
     "AdminSessionRecord",
@@ -28,6 +35,7 @@ __all__ = [
     "ExportFile",
     "Feedback",
     "ModelDisclosure",
+    "OperatorNotice",
     "Partner",
     "PartnerMembership",
     "PreviewOptIn",
@@ -36,4 +44,8 @@ __all__ = [
     "User",
     "Variant",
     "VariantVersion",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]
