@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Networks webhook deliveries may reach although they are not public (e.g. loopback for
+    # a receiver on the same host); empty means public addresses only.
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=32 * MiB, gt=0)
     auto_candidates: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cache_ttl_s: float = Field(default=60.0, gt=0)
@@ -81,6 +84,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "trusted_proxies",
+        "webhook_allowed_networks",
         "auto_candidates",
         "request_id_headers",
         "session_headers",
@@ -98,7 +102,7 @@ class Settings(BaseSettings):
     def _lower(cls, value: list[str]) -> list[str]:
         return [v.lower() for v in value]
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "webhook_allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:
@@ -161,6 +165,12 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
+
+    @cached_property
+    def webhook_allowed_network_list(
+        self,
+    ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.webhook_allowed_networks)
 
     def encryption_key_bytes(self) -> bytes | None:
         """The 32-byte key, or None when no key is configured or generated."""
