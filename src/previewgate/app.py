@@ -35,6 +35,7 @@ from previewgate.store.outage import (
     is_store_unreachable,
     sqlstate,
 )
+from previewgate.webhooks import endpoints as webhooks_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(feedback_endpoints.router)
     api.include_router(partners_endpoints.router)
     api.include_router(partners_endpoints.slots)
+    api.include_router(webhooks_endpoints.router)
     api.include_router(admin_pages_endpoints.router)
     api.include_router(admin_pages_endpoints.site)
     api.include_router(experiments_endpoints.router)

@@ -49,6 +49,18 @@ KEY_LOOKUPS = {
     r: _KEY_LOOKUPS.labels(r)
     for r in ("found", "missing", "error", "joined", "remembered_missing", "limited")
 }
+WEBHOOK_DELIVERIES = Counter(
+    "previewgate_webhook_deliveries_total", "Webhook deliveries finished", ["outcome"]
+)
+WEBHOOK_ATTEMPTS = Counter("previewgate_webhook_attempts_total", "Webhook attempts", ["result"])
+WEBHOOK_LATENCY = Histogram(
+    "previewgate_webhook_attempt_seconds",
+    "Webhook attempt latency",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
+)
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "previewgate_webhook_endpoints_disabled_total", "Webhook endpoints disabled by the worker"
+)
 INVARIANT_VIOLATIONS = Counter(
     "previewgate_invariant_violations_total", "Requests refused by a broken invariant", ["kind"]
 )

@@ -31,6 +31,7 @@ from previewgate.experiments.variants import (
     update_variant,
 )
 from previewgate.store.base import utcnow
+from previewgate.webhooks import events
 
 __all__ = [
     "activate",
@@ -135,11 +136,13 @@ async def activate(
             f"{ONE_ROUTING_RULE}: experiment {rival.id} ({rival.name!r}) is {rival.status} "
             f"on {experiment.public_model_id!r}; complete it first"
         )
+    previous = experiment.status
     experiment.status = "active"
     if experiment.started_at is None:
         experiment.started_at = now
     experiment.updated_at = now
     await _flush_guarded(session, experiment)
+    await events.experiment_status_changed(session, experiment, previous)
     return experiment
 
 
@@ -172,11 +175,13 @@ async def _move(
     experiment = await queries.load_experiment(session, experiment_id)
     lifecycle.check_transition(experiment, action)
     now = utcnow()
+    previous = experiment.status
     experiment.status = status
     experiment.updated_at = now
     if status == "completed":
         experiment.ended_at = now
     await _flush_guarded(session, experiment)
+    await events.experiment_status_changed(session, experiment, previous)
     return experiment
 
 

@@ -23,6 +23,7 @@ from previewgate.experiments import lifecycle, queries
 from previewgate.experiments.models import Experiment, Variant, VariantVersion
 from previewgate.experiments.schemas import VariantCreate, VariantUpdate
 from previewgate.store.base import utcnow
+from previewgate.webhooks import events
 
 LABEL_RULE = "variant labels are unique within an experiment"
 
@@ -145,9 +146,10 @@ async def swap_variant_version(
     spec = parse_upstream(upstream).stored()
     sealed = _seal(cipher, api_key)
     now = utcnow()
-    _insert_version(session, variant.id, spec, sealed, now, created_by)
+    version_id = _insert_version(session, variant.id, spec, sealed, now, created_by)
     experiment.updated_at = now
     await session.flush()
+    await events.checkpoint_swapped(session, variant, version_id, now)
     return await _reloaded(session, experiment_id, variant.id)
 
 
@@ -189,9 +191,11 @@ def _insert_version(
     sealed: dict[str, str],
     now: datetime,
     created_by: uuid.UUID | None,
-) -> None:
+) -> uuid.UUID:
+    version_id = uuid.uuid4()
     session.add(
         VariantVersion(
+            id=version_id,
             variant_id=variant_id,
             upstream=upstream,
             encrypted_api_key=sealed,
@@ -200,6 +204,7 @@ def _insert_version(
             created_at=now,
         )
     )
+    return version_id
 
 
 async def _check_label_free(

@@ -35,7 +35,7 @@ async def post_feedback(
     ``x-client-request-id`` you sent); 404 for any id you did not send (yours or nobody's
     alike)."""
     user_id, machine = await _who(request, runtime)
-    return await service.record_feedback(session, data, user_id, machine)
+    return await service.record_feedback(session, data, user_id, machine, runtime.cipher)
 
 
 @router.post("/events", status_code=202, response_model=EventAccepted)
@@ -47,5 +47,5 @@ async def post_event(
     if data is None:
         return EventAccepted(stored=False)
     user_id, machine = await _who(request, runtime)
-    await service.record_feedback(session, data, user_id, machine)
+    await service.record_feedback(session, data, user_id, machine, runtime.cipher)
     return EventAccepted(stored=True)

@@ -22,10 +22,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from previewgate.crypto import KeyCipher
 from previewgate.errors import NotFound, Unprocessable
 from previewgate.feedback import queries
 from previewgate.feedback.queries import Rater, Target
 from previewgate.feedback.schemas import AnalyticsEvent, FeedbackIn, FeedbackOut, Rating
+from previewgate.partners import notify
 from previewgate.usage.ids import response_id, usage_id_of
 
 FEEDBACK_EVENT = "Feedback Submitted"
@@ -85,14 +87,23 @@ async def _owned(
 
 
 async def record_feedback(
-    session: AsyncSession, data: FeedbackIn, user_id: uuid.UUID | None, machine_id: str | None
+    session: AsyncSession,
+    data: FeedbackIn,
+    user_id: uuid.UUID | None,
+    machine_id: str | None,
+    cipher: KeyCipher,
 ) -> FeedbackOut:
-    """Store the caller's rating of their own request or message, replacing their earlier one.
+    """Store the caller's rating of their own request or message, replacing their earlier one,
+    and tell the partners whose checkpoints served it (``feedback.created``, same
+    transaction).
 
     ``NotFound`` when the caller made no experiment request with this id.
     """
     target, rater = await _owned(session, data, user_id, machine_id)
     row_id = await queries.save_rating(session, target, rater, data.rating, data.comment)
+    await notify.feedback_rated(
+        session, cipher, target.usage_id, target.client_request_id, data.rating
+    )
     rated = response_id(target.usage_id) if target.usage_id is not None else None
     return FeedbackOut(
         id=row_id, response_id=rated, client_request_id=target.client_request_id, rating=data.rating

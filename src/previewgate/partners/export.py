@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import hmac
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -38,6 +37,7 @@ from previewgate.evidence.blobs import BlobStore, BlobStoreError
 from previewgate.evidence.models import DELETED, FAILED, SENTINELS
 from previewgate.partners import export_queries as queries
 from previewgate.partners.export_queries import TurnRow
+from previewgate.partners.ids import keyed_id
 from previewgate.partners.models import ExportFile, Partner
 from previewgate.partners.service import get_partner, partner_secret
 from previewgate.redaction import REDACTOR_VERSION, redact, redact_json
@@ -50,11 +50,6 @@ MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 TOOL_CALL_FIELDS = ("id", "type", "function")
 PREFETCH = 64  # turns whose blobs are read together
 PARSED_BLOBS = 4 * PREFETCH  # a chunk's blobs stay parsed until its turns are written
-
-
-def keyed_id(secret: bytes, kind: str, value: str) -> str:
-    """An id the partner can join on and nobody else can: HMAC-SHA256, 32 hex digits."""
-    return hmac.new(secret, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _gzip(lines: list[bytes]) -> bytes:
@@ -138,10 +133,14 @@ class Exporter:
             await self._write(result, None, feedback, partner, day)
             await self._write_manifest(result, partner, day)
         if index is not None:
-            await queries.replace_files(index, partner.id, day, result.files)
+            await queries.replace_files(
+                index, partner.id, day, result.files, _manifest(partner, day)
+            )
             return result
         async with self.sessions() as session, session.begin():
-            await queries.replace_files(session, partner.id, day, result.files)
+            await queries.replace_files(
+                session, partner.id, day, result.files, _manifest(partner, day)
+            )
         return result
 
     async def _session_files(
@@ -280,7 +279,7 @@ class Exporter:
         )
 
     async def _write_manifest(self, result: DayExport, partner: Partner, day: date) -> None:
-        key = f"partner/{partner.id}/traces/{day.isoformat()}/manifest.jsonl"
+        key = _manifest(partner, day)
         lines = [
             _dumps(
                 {
@@ -301,6 +300,10 @@ class Exporter:
 
 
 _FAILED_BLOB = object()
+
+
+def _manifest(partner: Partner, day: date) -> str:
+    return f"partner/{partner.id}/traces/{day.isoformat()}/manifest.jsonl"
 
 
 @dataclass

@@ -20,6 +20,7 @@ from previewgate.feedback.models import Feedback
 from previewgate.partners.models import ExportCursor, ExportDay, ExportFile
 from previewgate.store.base import utcnow
 from previewgate.usage.models import Usage
+from previewgate.webhooks import events
 
 CURSOR = "traces"
 
@@ -173,7 +174,11 @@ async def ratings(
 
 
 async def replace_files(
-    session: AsyncSession, partner_id: uuid.UUID, day: date, files: Sequence[ExportFile]
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    day: date,
+    files: Sequence[ExportFile],
+    manifest_key: str,
 ) -> None:
     """The day's file index is exactly ``files`` (a re-export replaces, never duplicates)."""
     await session.execute(
@@ -186,6 +191,14 @@ async def replace_files(
         .values(dirty=False, exported_at=utcnow())
     )
     await session.flush()
+    # In the same transaction: the partner hears of the files exactly when they are indexed.
+    await events.export_ready(
+        session,
+        partner_id,
+        day,
+        manifest_key,
+        [(f.kind, f.bytes, f.records) for f in files],
+    )
 
 
 async def cursor(session: AsyncSession) -> ExportCursor:
@@ -261,3 +274,24 @@ async def claim_dirty_day(session: AsyncSession, before: date) -> ExportDay | No
     )
     found: ExportDay | None = await session.scalar(query)
     return found
+
+
+async def consented_partner_turns(
+    session: AsyncSession, usage_id: uuid.UUID | None, client_request_id: str | None
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(partner, usage id) of the consented turns a rating names: the request, or every
+    request of the message."""
+    query = (
+        select(Variant.partner_id, ExperimentRequest.usage_id)
+        .join(Usage, Usage.id == ExperimentRequest.usage_id)
+        .join(VariantVersion, VariantVersion.id == ExperimentRequest.variant_version_id)
+        .join(Variant, Variant.id == VariantVersion.variant_id)
+        .join(Experiment, Experiment.id == Variant.experiment_id)
+        .where(Variant.partner_id.is_not(None), _consented())
+        .order_by(ExperimentRequest.created_at, ExperimentRequest.usage_id)
+    )
+    if usage_id is not None:
+        query = query.where(ExperimentRequest.usage_id == usage_id)
+    else:
+        query = query.where(ExperimentRequest.client_request_id == client_request_id)
+    return [(p, u) for p, u in await session.execute(query) if p is not None]
