@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     writer_linger_s: float = Field(default=0.25, ge=0, le=10)
     # Run the partner trace export worker inside `serve` (or run `previewgate export worker`).
     export_worker: bool = False
+    # Run the webhook delivery worker inside `serve` (or run `previewgate webhooks worker`).
+    webhook_worker: bool = False
     export_interval_s: float = Field(default=30.0, gt=0)
     export_settle_s: float = Field(default=600.0, ge=0)  # after midnight UTC, before a day
     capture_limit_bytes: int = Field(default=4 * MiB, ge=1024)

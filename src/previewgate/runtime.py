@@ -26,6 +26,7 @@ from previewgate.routing.keys import Found, MissLimits
 from previewgate.routing.snapshot import Snapshot
 from previewgate.store.engine import create_engine, session_factory
 from previewgate.usage.writer import UsageWriter
+from previewgate.webhooks.delivery import DeliveryWorker, WorkerOptions
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Runtime:
     writer: UsageWriter
     _http: UpstreamClient | None = field(default=None)
     _export: ExportWorker | None = field(default=None)
+    _webhooks: DeliveryWorker | None = field(default=None)
 
     @property
     def http(self) -> UpstreamClient:
@@ -154,11 +156,17 @@ class Runtime:
                 settle_s=self.settings.export_settle_s,
             )
             self._export.start()
+        if self.settings.webhook_worker:
+            options = WorkerOptions(allowed_networks=self.settings.webhook_allowed_network_list)
+            self._webhooks = DeliveryWorker(self.sessions, self.cipher, options)
+            self._webhooks.start()
         _freeze_startup_objects()
 
     async def stop(self) -> None:
         if self._export is not None:
             await self._export.stop()
+        if self._webhooks is not None:
+            await self._webhooks.stop()
         await self.writer.stop()
         await self.routing.stop()
         if self._http is not None:

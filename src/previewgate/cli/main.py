@@ -41,6 +41,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "previewgate.cli.export:export",
         "Export partners' traces (redacted turns of their checkpoints) to the blob store.",
     ),
+    "webhooks": (
+        "previewgate.cli.webhooks:webhooks",
+        "Partners' webhook endpoints (Standard Webhooks), replays, and the delivery worker.",
+    ),
     "report": ("previewgate.cli.reporting:report", "Live statistics of an experiment."),
     "wipe": (
         "previewgate.cli.reporting:wipe",
