@@ -26,6 +26,7 @@ class Receiver:
     script: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     delay_s: float = 0.0
     received: list[Received] = field(default_factory=list)
+    arrivals: int = 0  # requests that reached the handler (before its delay)
     port: int = 0
     _thread: LoopThread | None = None
     _runner: web.AppRunner | None = None
@@ -36,6 +37,7 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.arrivals += 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         status, headers = self.script.popleft() if self.script else (200, {})

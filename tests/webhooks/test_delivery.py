@@ -22,6 +22,7 @@ from previewgate.runtime import Runtime
 from previewgate.webhooks.delivery import DeliveryWorker, Schedule, WorkerOptions
 from previewgate.webhooks.models import OperatorNotice, WebhookDelivery
 from tests.support.experiments import admin_client
+from tests.support.faults import wait_until
 from tests.support.receiver import Receiver
 from tests.support.servers import GatewayServer
 
@@ -225,3 +226,50 @@ def test_unsafe_destinations_are_refused_at_creation(gateway: GatewayServer, url
 async def _notices(runtime: Runtime) -> list[str]:
     async with runtime.sessions() as session:
         return list(await session.scalars(select(OperatorNotice.kind)))
+
+
+def test_a_slow_endpoint_does_not_delay_another_partners(gateway: GatewayServer) -> None:
+    slow, fast = Receiver(delay_s=5).start(), Receiver().start()
+    try:
+        admin = admin_client(gateway)
+        slow_hook, fast_hook = _endpoint(admin, slow.url), _endpoint(admin, fast.url)
+        gateway.call(lambda rt: _queue_tests(rt, uuid.UUID(slow_hook["id"]), 1000))
+
+        async def start(runtime: Runtime) -> DeliveryWorker:
+            options = WorkerOptions(
+                allowed_networks=runtime.settings.webhook_allowed_network_list,
+                schedule=Schedule(jitter=0.0),  # the real schedule: the next step is 5 s
+                poll_s=0.05,
+                timeout_s=15,
+            )
+            worker = DeliveryWorker(runtime.sessions, runtime.cipher, options)
+            worker.start()
+            return worker
+
+        worker = gateway.call(start)
+        try:
+            # The slow endpoint's sends are in flight first.
+            wait_until(lambda: slow.arrivals >= 2, timeout=15, interval=0.01, what="slow sends")
+            queued = time.monotonic()
+            assert admin.post(f"/admin/api/webhooks/{fast_hook['id']}/test").status_code == 202
+            wait_until(lambda: len(fast.received) == 1, timeout=15, interval=0.01, what="fast")
+            waited = time.monotonic() - queued
+        finally:
+            gateway.call(lambda rt: worker.stop())
+        print(f"healthy endpoint served {waited:.3f} s after queueing, behind 1,000 slow events")
+        assert waited < 5.0  # within one step of the schedule
+        assert slow.arrivals == 2  # per-endpoint bound: two calls in flight, none queued behind
+    finally:
+        slow.stop()
+        fast.stop()
+
+
+async def _queue_tests(runtime: Runtime, endpoint_id: uuid.UUID, count: int) -> None:
+    from previewgate.webhooks.models import WebhookEndpoint
+    from previewgate.webhooks.outbox import emit
+
+    async with runtime.sessions() as session, session.begin():
+        endpoint = await session.get(WebhookEndpoint, endpoint_id)
+        assert endpoint is not None
+        for _ in range(count):
+            await emit(session, endpoint.partner_id, "webhook.test", {}, endpoint_id=endpoint_id)
