@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     export_worker: bool = False
     # Run the webhook delivery worker inside `serve` (or run `previewgate webhooks worker`).
     webhook_worker: bool = False
+    # Delays before attempts 1, 2, ... (seconds, comma-separated), each +-jitter; a claimed
+    # delivery is another worker's again after the lease (a worker killed mid-send).
+    webhook_schedule_s: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        min_length=1,
+    )
+    webhook_jitter: float = Field(default=0.1, ge=0, le=1)
+    webhook_lease_s: float = Field(default=120.0, gt=0)
     export_interval_s: float = Field(default=30.0, gt=0)
     export_settle_s: float = Field(default=600.0, ge=0)  # after midnight UTC, before a day
     capture_limit_bytes: int = Field(default=4 * MiB, ge=1024)
@@ -91,6 +99,7 @@ class Settings(BaseSettings):
         "request_id_headers",
         "session_headers",
         "machine_headers",
+        "webhook_schedule_s",
         mode="before",
     )
     @classmethod

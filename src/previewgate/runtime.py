@@ -26,7 +26,7 @@ from previewgate.routing.keys import Found, MissLimits
 from previewgate.routing.snapshot import Snapshot
 from previewgate.store.engine import create_engine, session_factory
 from previewgate.usage.writer import UsageWriter
-from previewgate.webhooks.delivery import DeliveryWorker, WorkerOptions
+from previewgate.webhooks.delivery import DeliveryWorker, options_from
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,7 @@ class Runtime:
             )
             self._export.start()
         if self.settings.webhook_worker:
-            options = WorkerOptions(allowed_networks=self.settings.webhook_allowed_network_list)
-            self._webhooks = DeliveryWorker(self.sessions, self.cipher, options)
+            self._webhooks = DeliveryWorker(self.sessions, self.cipher, options_from(self.settings))
             self._webhooks.start()
         _freeze_startup_objects()
 

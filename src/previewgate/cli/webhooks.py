@@ -129,16 +129,17 @@ def webhooks_worker() -> None:
     """Deliver queued events until interrupted (several workers share the work)."""
     from previewgate.crypto import KeyCipher
     from previewgate.store.engine import create_engine, session_factory
-    from previewgate.webhooks.delivery import DeliveryWorker, WorkerOptions
+    from previewgate.webhooks.delivery import DeliveryWorker, options_from
 
     settings = settings_or_exit()
 
     async def main() -> None:
         await prepare_store(settings, migrate=False)
         engine = create_engine(settings.resolved_database_url)
-        options = WorkerOptions(allowed_networks=settings.webhook_allowed_network_list)
         worker = DeliveryWorker(
-            session_factory(engine), KeyCipher(settings.encryption_key_bytes()), options
+            session_factory(engine),
+            KeyCipher(settings.encryption_key_bytes()),
+            options_from(settings),
         )
         worker.start()
         try:

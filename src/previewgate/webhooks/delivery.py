@@ -35,6 +35,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from previewgate import metrics
+from previewgate.config import Settings
 from previewgate.crypto import KeyCipher
 from previewgate.store.base import utcnow
 from previewgate.webhooks import queries, signing
@@ -122,6 +123,15 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
         except (TypeError, ValueError):
             return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def options_from(settings: Settings) -> WorkerOptions:
+    """The worker's options as configured (``PREVIEWGATE_WEBHOOK_*``)."""
+    return WorkerOptions(
+        allowed_networks=settings.webhook_allowed_network_list,
+        schedule=Schedule(tuple(settings.webhook_schedule_s), settings.webhook_jitter),
+        lease_s=settings.webhook_lease_s,
+    )
 
 
 class DeliveryWorker:

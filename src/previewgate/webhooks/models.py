@@ -9,6 +9,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The tables these rows point at, so that a process that imports only webhooks (the worker)
+# can resolve their foreign keys.
+from previewgate.partners.models import Partner  # noqa: F401
 from previewgate.store.base import Base, JSONType, new_id, utcnow
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
