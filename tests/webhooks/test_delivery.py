@@ -8,7 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -273,3 +273,27 @@ async def _queue_tests(runtime: Runtime, endpoint_id: uuid.UUID, count: int) -> 
         assert endpoint is not None
         for _ in range(count):
             await emit(session, endpoint.partner_id, "webhook.test", {}, endpoint_id=endpoint_id)
+
+
+def test_an_endpoint_failing_for_too_long_is_disabled(
+    gateway: GatewayServer, receiver: Receiver
+) -> None:
+    admin = admin_client(gateway)
+    endpoint = _endpoint(admin, receiver.url)
+    receiver.script.extend([(500, {})] * 2)
+    admin.post(f"/admin/api/webhooks/{endpoint['id']}/test")
+
+    async def once(runtime: Runtime) -> None:
+        options = WorkerOptions(
+            allowed_networks=runtime.settings.webhook_allowed_network_list,
+            schedule=FAST,
+            disable_after=timedelta(0),  # the test's "five days"
+        )
+        worker = DeliveryWorker(runtime.sessions, runtime.cipher, options)
+        await worker.claim_and_send()
+        await worker.drain()
+
+    gateway.call(once)
+    shown = admin.get(f"/admin/api/partners/{endpoint['partner_id']}/webhooks").json()[0]
+    assert shown["enabled"] is False and "failing" in shown["disabled_reason"]
+    assert gateway.call(_notices) == ["webhook_endpoint_disabled"]
