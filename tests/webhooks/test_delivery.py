@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,6 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from previewgate.config import Settings
 from previewgate.runtime import Runtime
 from previewgate.webhooks.delivery import DeliveryWorker, Schedule, WorkerOptions
 from previewgate.webhooks.models import OperatorNotice, WebhookDelivery
@@ -27,18 +25,6 @@ from tests.support.receiver import Receiver
 from tests.support.servers import GatewayServer
 
 FAST = Schedule(steps_s=(0.0, 0.05, 0.05, 0.05), jitter=0.0)
-
-
-@pytest.fixture
-def gateway(make_gateway: Callable[[Settings], GatewayServer], settings: Settings) -> GatewayServer:
-    return make_gateway(settings.model_copy(update={"webhook_allowed_networks": ["127.0.0.0/8"]}))
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 def _endpoint(admin: httpx.Client, url: str, events: list[str] | None = None) -> dict[str, Any]:

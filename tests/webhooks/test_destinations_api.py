@@ -3,10 +3,19 @@ loopback, metadata, private and private-resolving destinations are refused with 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from previewgate.config import Settings
 from tests.support.experiments import admin_client
 from tests.support.servers import GatewayServer
+
+
+@pytest.fixture
+def gateway(make_gateway: Callable[[Settings], GatewayServer], settings: Settings) -> GatewayServer:
+    """The default: no network allowlisted (overrides this directory's loopback one)."""
+    return make_gateway(settings)
 
 
 @pytest.mark.parametrize(

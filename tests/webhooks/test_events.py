@@ -3,16 +3,13 @@ signed, and only about the partner's own slots and consented turns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 from standardwebhooks import Webhook
 
-from previewgate.config import Settings
 from previewgate.partners.export import Exporter
 from previewgate.runtime import Runtime
 from previewgate.webhooks.outbox import MAX_BODY_BYTES
@@ -22,18 +19,6 @@ from tests.support.servers import GatewayServer, MockServer
 from tests.webhooks.test_delivery import _pump
 
 ALL = ["export.ready", "feedback.created", "experiment.status_changed", "checkpoint.swapped"]
-
-
-@pytest.fixture
-def gateway(make_gateway: Callable[[Settings], GatewayServer], settings: Settings) -> GatewayServer:
-    return make_gateway(settings.model_copy(update={"webhook_allowed_networks": ["127.0.0.0/8"]}))
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 def _events(receiver: Receiver, secret: str) -> list[dict[str, Any]]:

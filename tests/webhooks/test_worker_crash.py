@@ -30,11 +30,6 @@ EVENTS = 30
 
 
 @pytest.fixture
-def gateway(make_gateway, settings: Settings) -> GatewayServer:  # type: ignore[no-untyped-def]
-    return make_gateway(settings.model_copy(update={"webhook_allowed_networks": ["127.0.0.0/8"]}))  # type: ignore[no-any-return]
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = Receiver(delay_s=0.3).start()
     yield server
