@@ -58,6 +58,10 @@ WEBHOOK_LATENCY = Histogram(
     "Webhook attempt latency",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
 )
+WEBHOOK_ENDPOINTS = Gauge("previewgate_webhook_endpoints", "Webhook endpoints by state", ["state"])
+WEBHOOK_BACKLOG = Gauge(
+    "previewgate_webhook_backlog", "Webhook deliveries waiting or dead", ["status"]
+)
 WEBHOOK_ENDPOINTS_DISABLED = Counter(
     "previewgate_webhook_endpoints_disabled_total", "Webhook endpoints disabled by the worker"
 )

@@ -283,3 +283,21 @@ def test_an_endpoint_failing_for_too_long_is_disabled(
     shown = admin.get(f"/admin/api/partners/{endpoint['partner_id']}/webhooks").json()[0]
     assert shown["enabled"] is False and "failing" in shown["disabled_reason"]
     assert gateway.call(_notices) == ["webhook_endpoint_disabled"]
+
+
+def test_endpoint_states_and_backlog_on_metrics(gateway: GatewayServer, receiver: Receiver) -> None:
+    admin = admin_client(gateway)
+    endpoint = _endpoint(admin, receiver.url)
+    _endpoint(admin, receiver.url)
+    admin.patch(f"/admin/api/webhooks/{endpoint['id']}", json={"enabled": False})
+    busy = uuid.UUID(_endpoint(admin, receiver.url)["id"])
+    gateway.call(lambda rt: _queue_tests(rt, busy, 3))
+
+    async def gauges(runtime: Runtime) -> None:
+        await DeliveryWorker(runtime.sessions, runtime.cipher).export_gauges()
+
+    gateway.call(gauges)
+    text = httpx.get(f"{gateway.base_url}/metrics").text
+    assert 'previewgate_webhook_endpoints{state="enabled"} 2.0' in text
+    assert 'previewgate_webhook_endpoints{state="disabled"} 1.0' in text
+    assert 'previewgate_webhook_backlog{status="pending"} 3.0' in text

@@ -51,6 +51,7 @@ Address = IPv4Address | IPv6Address
 DEFAULT_STEPS_S = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 RESPONSE_PREFIX = 1024
 MAX_RETRY_AFTER_S = 86_400.0
+GAUGE_EVERY_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -293,10 +294,23 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def export_gauges(self) -> None:
+        """Endpoint states and the backlog on ``/metrics`` (one grouped count each)."""
+        async with self._sessions() as session:
+            endpoints, deliveries = await queries.state_counts(session)
+        for state, n in endpoints.items():
+            metrics.WEBHOOK_ENDPOINTS.labels(state).set(n)
+        for status, n in deliveries.items():
+            metrics.WEBHOOK_BACKLOG.labels(status).set(n)
+
     async def _loop(self) -> None:
+        counted = 0.0
         while True:
             try:
                 await self.claim_and_send()
+                if time.monotonic() - counted >= GAUGE_EVERY_S:
+                    counted = time.monotonic()
+                    await self.export_gauges()
             except Exception as exc:
                 log.warning("webhook claim failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):

@@ -202,3 +202,20 @@ async def requeue_dead(session: AsyncSession, endpoint_id: uuid.UUID, since: dat
         .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), leased_until=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def state_counts(session: AsyncSession) -> tuple[dict[str, int], dict[str, int]]:
+    """Endpoints by state (enabled, disabled) and deliveries by status (pending, dead)."""
+    endpoints = {"enabled": 0, "disabled": 0}
+    for enabled, n in await session.execute(
+        select(WebhookEndpoint.enabled, func.count()).group_by(WebhookEndpoint.enabled)
+    ):
+        endpoints["enabled" if enabled else "disabled"] = int(n)
+    deliveries = {PENDING: 0, DEAD: 0}
+    for status, n in await session.execute(
+        select(WebhookDelivery.status, func.count())
+        .where(WebhookDelivery.status.in_([PENDING, DEAD]))
+        .group_by(WebhookDelivery.status)
+    ):
+        deliveries[status] = int(n)
+    return endpoints, deliveries
