@@ -404,6 +404,9 @@ async def test_named_objects_roundtrip_overwrite_and_stay_out_of_gc(blob_store: 
     key = await blob_store.put_if_absent(b"content")
     # The GC walks content-addressed keys only: an export file is never a candidate.
     assert [k async for k, _ in blob_store.iter_keys()] == [key]
+    assert await blob_store.delete_named(name) is True
+    assert await blob_store.delete_named(name) is False
+    assert await blob_store.get_named(name) is None
 
 
 @pytest.mark.parametrize(

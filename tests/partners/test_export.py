@@ -311,3 +311,36 @@ def test_the_worker_exports_ended_days_once_and_again_after_late_turns(
     assert run(tomorrow + timedelta(minutes=4)) == (1, [(str(today), 4)])
     files = admin.get(f"/admin/api/partners/{acme['id']}/exports").json()
     assert [(f["kind"], f["records"]) for f in files] == [("traces", 4)]
+
+
+def test_a_reexport_removes_files_of_sessions_that_are_gone(
+    gateway: GatewayServer, mocks: list[MockServer]
+) -> None:
+    admin = admin_client(gateway)
+    r = admin.post(
+        "/admin/api/models",
+        json={"public_id": PREVIEW_ID, "kind": "preview", "disclosure_shares_with_partner": True},
+    )
+    assert r.status_code == 201, r.text
+    experiment = start_experiment(admin, mocks[:1], require_opt_in=True, allow_anonymous=False)
+    acme = admin.post("/admin/api/partners", json={"slug": "acme", "name": "Acme"}).json()
+    path = f"/admin/api/experiments/{experiment.id}/variants/{experiment.slots[0].variant_id}"
+    assert admin.put(f"{path}/partner", json={"partner_id": acme["id"]}).status_code == 200
+    _, key = _user(admin)
+    _opt_in(gateway, key)
+    for session in ("s-1", "s-2"):
+        assert _chat(gateway, key, session, "hello").status_code == 200
+    gateway.flush()
+    day = datetime.now(UTC).date()
+    first = gateway.call(lambda rt: _export(rt, acme["id"], day))
+    assert len(_traces(first)) == 2
+
+    # The slot is no longer acme's: its turns are not acme's to receive, and the files go.
+    assert admin.put(f"{path}/partner", json={"partner_id": None}).status_code == 200
+    gateway.call(lambda rt: _export(rt, acme["id"], day))
+
+    async def gone(runtime: Runtime) -> list[bool]:
+        return [await runtime.blobs.get_named(k) is None for k in _traces(first)]
+
+    assert gateway.call(gone) == [True, True]
+    assert admin.get(f"/admin/api/partners/{acme['id']}/exports").json() == []

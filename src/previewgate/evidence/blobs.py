@@ -89,6 +89,10 @@ class BlobStore(Protocol):
         """A named object's bytes, or None if absent."""
         ...
 
+    async def delete_named(self, name: str) -> bool:
+        """Delete a named object; True if it existed."""
+        ...
+
     async def ping(self) -> None:
         """Raise BlobStoreError if the store is unreachable or unusable."""
         ...
@@ -257,6 +261,10 @@ class FolderBlobStore:
     async def get_named(self, name: str) -> bytes | None:
         path = self.root / validate_name(name)
         return await _in_thread(lambda: _read_or_none(path))
+
+    async def delete_named(self, name: str) -> bool:
+        path = self.root / validate_name(name)
+        return await _in_thread(lambda: _unlink_existing(path))
 
     async def iter_keys(self) -> AsyncIterator[tuple[str, datetime]]:
         # One thread hop per top-level fan-out dir: bounded memory, few hops.

@@ -180,6 +180,10 @@ class S3BlobStore:
         s3key = self.prefix + validate_name(name)
         return await self._run(lambda: self._get_sync(s3key))
 
+    async def delete_named(self, name: str) -> bool:
+        s3key = self.prefix + validate_name(name)
+        return await self._run(lambda: self._delete_sync(s3key))
+
     async def iter_keys(self) -> AsyncIterator[tuple[str, datetime]]:
         token: str | None = None
         while True:

@@ -102,6 +102,9 @@ class DayExport:
     day: date
     files: list[ExportFile] = field(default_factory=list)
     turns: int = 0
+    # Files of the previous export that this one no longer has (a session whose turns were
+    # all wiped or withdrawn): deleted once the new index is committed.
+    stale: set[str] = field(default_factory=set)
 
 
 class Exporter:
@@ -133,15 +136,27 @@ class Exporter:
             await self._write(result, None, feedback, partner, day)
             await self._write_manifest(result, partner, day)
         if index is not None:
+            result.stale = await self._stale(index, result)
             await queries.replace_files(
                 index, partner.id, day, result.files, _manifest(partner, day)
             )
-            return result
+            return result  # the caller deletes the stale files after its commit
         async with self.sessions() as session, session.begin():
+            result.stale = await self._stale(session, result)
             await queries.replace_files(
                 session, partner.id, day, result.files, _manifest(partner, day)
             )
+        await self.delete_stale(result)
         return result
+
+    async def _stale(self, session: AsyncSession, result: DayExport) -> set[str]:
+        previous = await queries.day_object_keys(session, result.partner_id, result.day)
+        return previous - {f.object_key for f in result.files}
+
+    async def delete_stale(self, result: DayExport) -> None:
+        """After the new index is committed, so an indexed file is never missing."""
+        for key in sorted(result.stale):
+            await self.blobs.delete_named(key)
 
     async def _session_files(
         self, session: AsyncSession, partner: Partner, secret: bytes, start: datetime

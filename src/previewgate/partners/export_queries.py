@@ -295,3 +295,13 @@ async def consented_partner_turns(
     else:
         query = query.where(ExperimentRequest.client_request_id == client_request_id)
     return [(p, u) for p, u in await session.execute(query) if p is not None]
+
+
+async def day_object_keys(session: AsyncSession, partner_id: uuid.UUID, day: date) -> set[str]:
+    """The object keys the day's index names now."""
+    rows = await session.scalars(
+        select(ExportFile.object_key).where(
+            ExportFile.partner_id == partner_id, ExportFile.day == day
+        )
+    )
+    return set(rows)

@@ -80,7 +80,9 @@ class ExportWorker:
                     return done
                 # The row lock is held while the day is exported (another worker skips it)
                 # and the new index commits with the claim.
-                done.append(await self._exporter.export_day(day.partner_id, day.day, session))
+                exported = await self._exporter.export_day(day.partner_id, day.day, session)
+            await self._exporter.delete_stale(exported)
+            done.append(exported)
 
     async def run_once(self) -> list[DayExport]:
         await self.follow()
