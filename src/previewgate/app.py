@@ -26,6 +26,7 @@ from previewgate.feedback import endpoints as feedback_endpoints
 from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
 from previewgate.gateway.openapi import document_chat
 from previewgate.partners import endpoints as partners_endpoints
+from previewgate.partners import portal_endpoints
 from previewgate.reporting import endpoints as reporting_endpoints
 from previewgate.runtime import Runtime
 from previewgate.store.outage import (
@@ -127,6 +128,7 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(partners_endpoints.router)
     api.include_router(partners_endpoints.slots)
     api.include_router(webhooks_endpoints.router)
+    api.include_router(portal_endpoints.router)
     api.include_router(admin_pages_endpoints.router)
     api.include_router(admin_pages_endpoints.site)
     api.include_router(experiments_endpoints.router)

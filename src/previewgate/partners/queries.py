@@ -47,3 +47,16 @@ async def export_files(session: AsyncSession, partner_id: uuid.UUID) -> list[Exp
         .order_by(ExportFile.day.desc(), ExportFile.kind, ExportFile.object_key)
     )
     return list(await session.scalars(query))
+
+
+async def memberships_of_user(
+    session: AsyncSession, user_id: uuid.UUID
+) -> list[tuple[PartnerMembership, Partner]]:
+    """The user's partners, by slug."""
+    rows = await session.execute(
+        select(PartnerMembership, Partner)
+        .join(Partner, Partner.id == PartnerMembership.partner_id)
+        .where(PartnerMembership.user_id == user_id)
+        .order_by(Partner.slug)
+    )
+    return [(m, p) for m, p in rows]
