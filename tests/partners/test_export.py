@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,11 @@ MACHINE = "machine-7f2e9c"
 
 
 @pytest.fixture
-def mocks() -> list[MockServer]:
+def mocks() -> Iterator[list[MockServer]]:
     from previewgate.demo.mock_upstream import MockUpstream
 
     servers = [start_mock(MockUpstream(reply=f"Use {ANSWER_SECRET} for this.")) for _ in range(3)]
-    yield servers  # type: ignore[misc]
+    yield servers
     for server in servers:
         server.stop()
 
@@ -265,22 +266,31 @@ async def _export(runtime: Runtime, partner_id: str, day: Any) -> dict[str, byte
     return out
 
 
-def test_the_worker_exports_ended_days_once_and_again_after_late_turns(
-    gateway: GatewayServer, mocks: list[MockServer]
-) -> None:
+def _one_partner_slot(
+    gateway: GatewayServer, mock: MockServer
+) -> tuple[httpx.Client, dict[str, Any], str, str]:
+    """A sharing preview model, a one-slot experiment whose slot is acme's, and an opted-in
+    caller: (admin client, acme, the slot's partner path, the caller's key)."""
     admin = admin_client(gateway)
     r = admin.post(
         "/admin/api/models",
         json={"public_id": PREVIEW_ID, "kind": "preview", "disclosure_shares_with_partner": True},
     )
     assert r.status_code == 201, r.text
-    experiment = start_experiment(admin, mocks[:1], require_opt_in=True, allow_anonymous=False)
+    experiment = start_experiment(admin, [mock], require_opt_in=True, allow_anonymous=False)
     acme = admin.post("/admin/api/partners", json={"slug": "acme", "name": "Acme"}).json()
     slot = experiment.slots[0]
     path = f"/admin/api/experiments/{experiment.id}/variants/{slot.variant_id}/partner"
     assert admin.put(path, json={"partner_id": acme["id"]}).status_code == 200
     _, key = _user(admin)
     _opt_in(gateway, key)
+    return admin, acme, path, key
+
+
+def test_the_worker_exports_ended_days_once_and_again_after_late_turns(
+    gateway: GatewayServer, mocks: list[MockServer]
+) -> None:
+    admin, acme, _, key = _one_partner_slot(gateway, mocks[0])
     for n in range(3):
         assert _chat(gateway, key, "s-1", f"turn {n}").status_code == 200
     gateway.flush()
@@ -316,18 +326,7 @@ def test_the_worker_exports_ended_days_once_and_again_after_late_turns(
 def test_a_reexport_removes_files_of_sessions_that_are_gone(
     gateway: GatewayServer, mocks: list[MockServer]
 ) -> None:
-    admin = admin_client(gateway)
-    r = admin.post(
-        "/admin/api/models",
-        json={"public_id": PREVIEW_ID, "kind": "preview", "disclosure_shares_with_partner": True},
-    )
-    assert r.status_code == 201, r.text
-    experiment = start_experiment(admin, mocks[:1], require_opt_in=True, allow_anonymous=False)
-    acme = admin.post("/admin/api/partners", json={"slug": "acme", "name": "Acme"}).json()
-    path = f"/admin/api/experiments/{experiment.id}/variants/{experiment.slots[0].variant_id}"
-    assert admin.put(f"{path}/partner", json={"partner_id": acme["id"]}).status_code == 200
-    _, key = _user(admin)
-    _opt_in(gateway, key)
+    admin, acme, path, key = _one_partner_slot(gateway, mocks[0])
     for session in ("s-1", "s-2"):
         assert _chat(gateway, key, session, "hello").status_code == 200
     gateway.flush()
@@ -336,7 +335,7 @@ def test_a_reexport_removes_files_of_sessions_that_are_gone(
     assert len(_traces(first)) == 2
 
     # The slot is no longer acme's: its turns are not acme's to receive, and the files go.
-    assert admin.put(f"{path}/partner", json={"partner_id": None}).status_code == 200
+    assert admin.put(path, json={"partner_id": None}).status_code == 200
     gateway.call(lambda rt: _export(rt, acme["id"], day))
 
     async def gone(runtime: Runtime) -> list[bool]:

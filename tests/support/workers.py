@@ -84,6 +84,7 @@ class Gateway(GatewayProcess):
     """``previewgate serve --workers N`` in a subprocess, and its worker processes."""
 
     def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
+        self.workers: list[int] = []  # none yet: a start that fails stops only the parent
         super().__init__(env, log_path, args=["--workers", str(workers)])
         self.workers = wait_until(
             lambda: self._children(workers), timeout=30, what="worker processes"
@@ -118,7 +119,7 @@ class Gateway(GatewayProcess):
 
     def stop(self) -> None:
         super().stop()
-        for pid in getattr(self, "workers", []):  # only if the parent failed to stop them
+        for pid in self.workers:  # only if the parent failed to stop them
             if cmdline(pid):
                 os.kill(pid, signal.SIGKILL)
 

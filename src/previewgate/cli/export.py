@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -54,10 +54,9 @@ def _with_exporter(work: Callable[[Exporter], Awaitable[T]]) -> T:
 @export.command("run")
 @click.option("--partner", required=True, help="Partner slug or id.")
 @click.option("--day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="UTC day.")
-def export_run(partner: str, day: object) -> None:
+def export_run(partner: str, day: datetime) -> None:
     """Export (or re-export, replacing) one partner's UTC day."""
-    assert hasattr(day, "date")
-    the_day: date = day.date()
+    the_day = day.date()
     result = _with_exporter(lambda exporter: exporter.export_day(partner, the_day))
     for file in result.files:
         click.echo(f"{file.object_key}  {file.records} records  {file.bytes} bytes  {file.sha256}")
@@ -89,12 +88,11 @@ def export_worker(once: bool, interval_s: float, settle_s: float) -> None:
 @export.command("warehouse")
 @click.option("--day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="UTC day.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet")
-def export_warehouse(day: object, fmt: str) -> None:
+def export_warehouse(day: datetime, fmt: str) -> None:
     """Write one UTC day of the secret-free `warehouse_turns` view to the blob store."""
     from previewgate.reporting import warehouse
 
-    assert hasattr(day, "date")
-    the_day: date = day.date()
+    the_day = day.date()
 
     async def work(exporter: Exporter) -> tuple[str, int]:
         async with exporter.sessions() as session:

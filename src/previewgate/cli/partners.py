@@ -62,9 +62,8 @@ def partners_add_member(partner: str, email: str, role: str) -> None:
     from previewgate.partners import service
 
     async def work(session: AsyncSession) -> None:
-        found = await service.get_partner(session, partner)
         user = await accounts.get_user_by_email(session, email)
-        await service.set_membership(session, found.id, user.id, role)  # type: ignore[arg-type]
+        await service.set_membership(session, partner, user.id, role)  # type: ignore[arg-type]
 
     run_in_session(settings_or_exit(), work)
     click.echo(f"{email} is now {role} of {partner}")
@@ -94,9 +93,7 @@ def partners_rename(partner: str, name: str) -> None:
     from previewgate.partners import service
 
     async def work(session: AsyncSession) -> None:
-        await service.rename_partner(
-            session, (await service.get_partner(session, partner)).id, name
-        )
+        await service.rename_partner(session, partner, name)
 
     run_in_session(settings_or_exit(), work)
     click.echo(f"renamed {partner} to {name}")
@@ -113,7 +110,7 @@ def partners_delete(partner: str, yes: bool) -> None:
         click.confirm(f"delete partner {partner}?", abort=True)
 
     async def work(session: AsyncSession) -> None:
-        await service.delete_partner(session, (await service.get_partner(session, partner)).id)
+        await service.delete_partner(session, partner)
 
     run_in_session(settings_or_exit(), work)
     click.echo(f"deleted {partner}")

@@ -42,9 +42,11 @@ from previewgate.partners.models import ExportFile, Partner
 from previewgate.partners.service import get_partner, partner_secret
 from previewgate.redaction import REDACTOR_VERSION, redact, redact_json
 from previewgate.usage.ids import response_id
+from previewgate.webhooks import events
 
 SEMCONV_VERSION = "1.37.0"  # the OpenTelemetry GenAI semantic conventions the names follow
 NO_SESSION = "no-session"
+MANIFEST = "manifest.jsonl"
 # Message fields a partner receives; anything else a client sent stays with us.
 MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 TOOL_CALL_FIELDS = ("id", "type", "function")
@@ -89,7 +91,7 @@ def _answer(response: Any) -> tuple[dict[str, Any] | None, str | None]:
 
 @dataclass
 class SessionFile:
-    session_hash: str
+    session_hash: str | None  # None: the day's feedback file
     lines: list[bytes] = field(default_factory=list)
     truncated: int = 0
     wiped: int = 0
@@ -101,10 +103,13 @@ class DayExport:
     partner_id: uuid.UUID
     day: date
     files: list[ExportFile] = field(default_factory=list)
-    turns: int = 0
     # Files of the previous export that this one no longer has (a session whose turns were
     # all wiped or withdrawn): deleted once the new index is committed.
     stale: set[str] = field(default_factory=set)
+
+    @property
+    def turns(self) -> int:
+        return sum(f.records for f in self.files if f.kind == "traces")
 
 
 class Exporter:
@@ -131,27 +136,33 @@ class Exporter:
             feedback_lines: list[bytes] = []
             async for file in self._session_files(session, partner, secret, start):
                 feedback_lines += await self._rate(session, secret, file)
-                await self._write(result, file.session_hash, file, partner, day)
-            feedback = SessionFile(session_hash="", lines=feedback_lines)
-            await self._write(result, None, feedback, partner, day)
+                key = _object_key(partner, day, f"{file.session_hash}.jsonl.gz")
+                await self._write(result, "traces", key, file)
+            if feedback_lines:
+                key = f"partner/{partner.id}/feedback/{day.isoformat()}.jsonl.gz"
+                await self._write(result, "feedback", key, SessionFile(None, feedback_lines))
             await self._write_manifest(result, partner, day)
         if index is not None:
-            result.stale = await self._stale(index, result)
-            await queries.replace_files(
-                index, partner.id, day, result.files, _manifest(partner, day)
-            )
+            await self._index(index, result, partner)
             return result  # the caller deletes the stale files after its commit
         async with self.sessions() as session, session.begin():
-            result.stale = await self._stale(session, result)
-            await queries.replace_files(
-                session, partner.id, day, result.files, _manifest(partner, day)
-            )
+            await self._index(session, result, partner)
         await self.delete_stale(result)
         return result
 
-    async def _stale(self, session: AsyncSession, result: DayExport) -> set[str]:
+    async def _index(self, session: AsyncSession, result: DayExport, partner: Partner) -> None:
+        """Replace the day's index rows with the new files, noting the ones that went."""
         previous = await queries.day_object_keys(session, result.partner_id, result.day)
-        return previous - {f.object_key for f in result.files}
+        result.stale = previous - {f.object_key for f in result.files}
+        await queries.replace_files(session, partner.id, result.day, result.files)
+        # In the same transaction: the partner hears of the files exactly when they are indexed.
+        await events.export_ready(
+            session,
+            partner.id,
+            result.day,
+            _object_key(partner, result.day, MANIFEST),
+            [(f.kind, f.bytes, f.records) for f in result.files],
+        )
 
     async def delete_stale(self, result: DayExport) -> None:
         """After the new index is committed, so an indexed file is never missing."""
@@ -258,30 +269,15 @@ class Exporter:
         file.lines = [_dumps(doc) for doc in file.docs]
         return feedback
 
-    async def _write(
-        self,
-        result: DayExport,
-        session_hash: str | None,
-        file: SessionFile,
-        partner: Partner,
-        day: date,
-    ) -> None:
-        if session_hash is None:
-            kind, key = "feedback", f"partner/{partner.id}/feedback/{day.isoformat()}.jsonl.gz"
-        else:
-            kind = "traces"
-            key = f"partner/{partner.id}/traces/{day.isoformat()}/{session_hash}.jsonl.gz"
-        if kind == "feedback" and not file.lines:
-            return
+    async def _write(self, result: DayExport, kind: str, key: str, file: SessionFile) -> None:
         data = _gzip(file.lines)
         await self.blobs.put_named(key, data)
-        result.turns += len(file.lines) if kind == "traces" else 0
         result.files.append(
             ExportFile(
-                partner_id=partner.id,
-                day=day,
+                partner_id=result.partner_id,
+                day=result.day,
                 kind=kind,
-                session_hash=session_hash,
+                session_hash=file.session_hash,
                 object_key=key,
                 bytes=len(data),
                 records=len(file.lines),
@@ -294,7 +290,7 @@ class Exporter:
         )
 
     async def _write_manifest(self, result: DayExport, partner: Partner, day: date) -> None:
-        key = _manifest(partner, day)
+        key = _object_key(partner, day, MANIFEST)
         lines = [
             _dumps(
                 {
@@ -317,8 +313,9 @@ class Exporter:
 _FAILED_BLOB = object()
 
 
-def _manifest(partner: Partner, day: date) -> str:
-    return f"partner/{partner.id}/traces/{day.isoformat()}/manifest.jsonl"
+def _object_key(partner: Partner, day: date, name: str) -> str:
+    """Where a file of the partner's traces of ``day`` lives in the blob store."""
+    return f"partner/{partner.id}/traces/{day.isoformat()}/{name}"
 
 
 @dataclass

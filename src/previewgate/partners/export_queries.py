@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, or_, select, true, update
+from sqlalchemy import Select, and_, delete, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.accounts.models import PreviewOptIn
@@ -20,7 +20,6 @@ from previewgate.feedback.models import Feedback
 from previewgate.partners.models import ExportCursor, ExportDay, ExportFile
 from previewgate.store.base import utcnow
 from previewgate.usage.models import Usage
-from previewgate.webhooks import events
 
 CURSOR = "traces"
 
@@ -94,13 +93,26 @@ def _consented() -> Any:
     )
 
 
+def _consented_turns(*columns: Any) -> Select[Any]:
+    """``columns`` of the attribution rows whose caller consented, joined to their usage row,
+    version, slot and experiment."""
+    return (
+        select(*columns)
+        .join(Usage, Usage.id == ExperimentRequest.usage_id)
+        .join(VariantVersion, VariantVersion.id == ExperimentRequest.variant_version_id)
+        .join(Variant, Variant.id == VariantVersion.variant_id)
+        .join(Experiment, Experiment.id == Variant.experiment_id)
+        .where(_consented())
+    )
+
+
 async def partner_turns(
     session: AsyncSession, partner_id: uuid.UUID, start: datetime, end: datetime
 ) -> AsyncIterator[TurnRow]:
     """The partner's consented turns in [start, end), by session, then time, then id: the
     order of the export files. Streamed (a server-side cursor on PostgreSQL)."""
     query = (
-        select(
+        _consented_turns(
             ExperimentRequest.usage_id,
             ExperimentRequest.created_at,
             Usage.session_id,
@@ -120,15 +132,10 @@ async def partner_turns(
             ExperimentRequest.response_sha256,
             ExperimentRequest.was_truncated,
         )
-        .join(Usage, Usage.id == ExperimentRequest.usage_id)
-        .join(VariantVersion, VariantVersion.id == ExperimentRequest.variant_version_id)
-        .join(Variant, Variant.id == VariantVersion.variant_id)
-        .join(Experiment, Experiment.id == Variant.experiment_id)
         .where(
             Variant.partner_id == partner_id,
             ExperimentRequest.created_at >= start,
             ExperimentRequest.created_at < end,
-            _consented(),
         )
         .order_by(
             func.coalesce(Usage.session_id, ""),
@@ -178,7 +185,6 @@ async def replace_files(
     partner_id: uuid.UUID,
     day: date,
     files: Sequence[ExportFile],
-    manifest_key: str,
 ) -> None:
     """The day's file index is exactly ``files`` (a re-export replaces, never duplicates)."""
     await session.execute(
@@ -191,14 +197,6 @@ async def replace_files(
         .values(dirty=False, exported_at=utcnow())
     )
     await session.flush()
-    # In the same transaction: the partner hears of the files exactly when they are indexed.
-    await events.export_ready(
-        session,
-        partner_id,
-        day,
-        manifest_key,
-        [(f.kind, f.bytes, f.records) for f in files],
-    )
 
 
 async def cursor(session: AsyncSession) -> ExportCursor:
@@ -282,12 +280,8 @@ async def consented_partner_turns(
     """(partner, usage id) of the consented turns a rating names: the request, or every
     request of the message."""
     query = (
-        select(Variant.partner_id, ExperimentRequest.usage_id)
-        .join(Usage, Usage.id == ExperimentRequest.usage_id)
-        .join(VariantVersion, VariantVersion.id == ExperimentRequest.variant_version_id)
-        .join(Variant, Variant.id == VariantVersion.variant_id)
-        .join(Experiment, Experiment.id == Variant.experiment_id)
-        .where(Variant.partner_id.is_not(None), _consented())
+        _consented_turns(Variant.partner_id, ExperimentRequest.usage_id)
+        .where(Variant.partner_id.is_not(None))
         .order_by(ExperimentRequest.created_at, ExperimentRequest.usage_id)
     )
     if usage_id is not None:

@@ -40,6 +40,13 @@ class PartnerOut(BaseModel):
         )
 
 
+class MemberOut(BaseModel):
+    """A partner API caller: its partner and its role there."""
+
+    partner: PartnerOut
+    role: Role
+
+
 class MembershipIn(_Input):
     user_id: uuid.UUID
     role: Role

@@ -56,30 +56,30 @@ async def get_partner(session: AsyncSession, ref: uuid.UUID | str) -> Partner:
     return partner
 
 
-async def rename_partner(session: AsyncSession, partner_id: uuid.UUID, name: str) -> Partner:
-    partner = await get_partner(session, partner_id)
+async def rename_partner(session: AsyncSession, ref: uuid.UUID | str, name: str) -> Partner:
+    partner = await get_partner(session, ref)
     partner.name = name
     await session.flush()
     return partner
 
 
-async def delete_partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
+async def delete_partner(session: AsyncSession, ref: uuid.UUID | str) -> Partner:
     """Memberships and export records go with it; its slots become nobody's."""
-    partner = await get_partner(session, partner_id)
+    partner = await get_partner(session, ref)
     await session.delete(partner)
     await session.flush()
     return partner
 
 
 async def set_membership(
-    session: AsyncSession, partner_id: uuid.UUID, user_id: uuid.UUID, role: Role
+    session: AsyncSession, ref: uuid.UUID | str, user_id: uuid.UUID, role: Role
 ) -> PartnerMembership:
     """Add a live user as viewer or admin, or change the role of a member."""
-    await get_partner(session, partner_id)
+    partner = await get_partner(session, ref)
     await accounts.get_live_user(session, user_id)
-    membership = await queries.find_membership(session, partner_id, user_id)
+    membership = await queries.find_membership(session, partner.id, user_id)
     if membership is None:
-        membership = PartnerMembership(user_id=user_id, partner_id=partner_id, role=role)
+        membership = PartnerMembership(user_id=user_id, partner_id=partner.id, role=role)
         session.add(membership)
     else:
         membership.role = role

@@ -155,14 +155,12 @@ class DeliveryWorker:
         many sends started."""
         now = utcnow()
         options = self.options
-        busy = {e for e, n in self._in_flight.items() if n >= options.per_endpoint}
         async with self._sessions() as session, session.begin():
             claimed = await queries.claim_due(
                 session,
                 now,
                 per_endpoint=options.per_endpoint,
                 limit=options.claim_limit,
-                exclude_endpoints=busy,
                 in_flight=self._in_flight,
                 lease_until=now + timedelta(seconds=options.lease_s),
             )

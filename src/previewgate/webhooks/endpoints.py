@@ -49,7 +49,7 @@ async def create_endpoint(
         data,
         runtime.settings.webhook_allowed_network_list,
     )
-    return EndpointCreated(**EndpointOut.of(endpoint).model_dump(), secret=secret)
+    return EndpointCreated.with_secret(endpoint, secret)
 
 
 @router.patch(ENDPOINT, response_model=EndpointOut)
@@ -76,10 +76,7 @@ async def rotate_secret(
     endpoint, secret = await service.rotate_secret(
         session, runtime.cipher, endpoint_id, timedelta(seconds=data.grace_s)
     )
-    assert endpoint.previous_secret_expires_at is not None
-    return SecretRotated(
-        secret=secret, previous_secret_expires_at=endpoint.previous_secret_expires_at
-    )
+    return SecretRotated.of(endpoint, secret)
 
 
 @router.post(f"{ENDPOINT}/test", status_code=202)
@@ -91,26 +88,14 @@ async def send_test(endpoint_id: uuid.UUID, _: AdminDep, session: SessionDep) ->
 async def list_deliveries(
     endpoint_id: uuid.UUID, _: AdminDep, session: SessionDep
 ) -> list[DeliveryOut]:
-    await service.get_endpoint(session, endpoint_id)
-    return [
-        DeliveryOut(
-            id=d.id,
-            message_id=d.message_id,
-            event_type=event_type,
-            status=d.status,
-            attempts=d.attempts,
-            next_attempt_at=d.next_attempt_at,
-            created_at=d.created_at,
-        )
-        for d, event_type in await queries.deliveries_of(session, endpoint_id)
-    ]
+    return await service.list_deliveries(session, endpoint_id)
 
 
 @router.get("/admin/api/webhook-deliveries/{delivery_id}/attempts", response_model=list[AttemptOut])
 async def list_attempts(
     delivery_id: uuid.UUID, _: AdminDep, session: SessionDep
 ) -> list[AttemptOut]:
-    return [AttemptOut.of(a) for a in await queries.attempts_of(session, delivery_id)]
+    return await service.list_attempts(session, delivery_id)
 
 
 @router.post("/admin/api/webhook-deliveries/{delivery_id}/replay", response_model=Replayed)

@@ -12,11 +12,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.experiments.models import Experiment, Variant
-from previewgate.webhooks.outbox import emit
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+from previewgate.webhooks.outbox import emit, iso_seconds
 
 
 async def experiment_status_changed(
@@ -34,7 +30,7 @@ async def experiment_status_changed(
                 "public_model_id": experiment.public_model_id,
                 "status": experiment.status,
                 "previous_status": previous,
-                "at": _iso(experiment.updated_at),
+                "at": iso_seconds(experiment.updated_at),
             },
         )
 
@@ -53,7 +49,7 @@ async def checkpoint_swapped(
             "experiment_id": str(variant.experiment_id),
             "slot_label": variant.label,
             "version_id": str(version_id),
-            "effective_at": _iso(effective_at),
+            "effective_at": iso_seconds(effective_at),
         },
     )
 

@@ -33,7 +33,8 @@ def new_message_id() -> str:
     return "msg_" + secrets.token_hex(16)
 
 
-def _iso(moment: datetime) -> str:
+def iso_seconds(moment: datetime) -> str:
+    """Times in event payloads: UTC to the second, ``Z``-suffixed."""
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -62,7 +63,8 @@ async def emit(
         return None
     now = utcnow()
     body = orjson.dumps(
-        {"type": event_type, "timestamp": _iso(now), "data": data}, option=orjson.OPT_SORT_KEYS
+        {"type": event_type, "timestamp": iso_seconds(now), "data": data},
+        option=orjson.OPT_SORT_KEYS,
     ).decode()
     if len(body) > MAX_BODY_BYTES:
         raise ValueError(f"{event_type} payload is {len(body)} bytes; events link, not embed")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate import metrics
@@ -32,12 +32,13 @@ async def claim_due(
     *,
     per_endpoint: int,
     limit: int,
-    exclude_endpoints: Collection[uuid.UUID],
     in_flight: Mapping[uuid.UUID, int],
     lease_until: datetime,
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Due deliveries, at most ``per_endpoint`` per endpoint (oldest first), leased to the
-    caller. Other workers skip the locked rows (PostgreSQL) and then see the lease."""
+    """Due deliveries, at most ``per_endpoint`` per endpoint counting the caller's sends
+    ``in_flight`` (oldest first), leased to the caller. Other workers skip the locked rows
+    (PostgreSQL) and then see the lease."""
+    busy = [e for e, n in in_flight.items() if n >= per_endpoint]
     ranked = (
         select(
             WebhookDelivery.id,
@@ -57,8 +58,8 @@ async def claim_due(
             WebhookEndpoint.enabled.is_(True),
         )
     )
-    if exclude_endpoints:
-        ranked = ranked.where(WebhookDelivery.endpoint_id.not_in(list(exclude_endpoints)))
+    if busy:
+        ranked = ranked.where(WebhookDelivery.endpoint_id.not_in(busy))
     candidates = ranked.subquery()
     ids = select(candidates.c.id).where(candidates.c.rank <= per_endpoint)
     rows = await session.execute(
@@ -188,17 +189,12 @@ async def find_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Webhoo
     return found
 
 
-async def requeue_dead(session: AsyncSession, endpoint_id: uuid.UUID, since: datetime) -> int:
-    """Dead deliveries of the endpoint created since ``since`` go back to pending, now."""
+async def requeue(session: AsyncSession, *where: ColumnElement[bool]) -> int:
+    """The deliveries matching ``where`` go back to pending at the start of the schedule,
+    due now (a replay); how many."""
     result = await session.execute(
         update(WebhookDelivery)
-        .where(
-            and_(
-                WebhookDelivery.endpoint_id == endpoint_id,
-                WebhookDelivery.status == DEAD,
-                WebhookDelivery.created_at >= since,
-            )
-        )
+        .where(*where)
         .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), leased_until=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from previewgate.webhooks.models import WebhookAttempt, WebhookEndpoint
+from previewgate.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 EventType = Literal[
     "export.ready", "feedback.created", "experiment.status_changed", "checkpoint.swapped"
@@ -65,10 +65,19 @@ class EndpointOut(BaseModel):
 class EndpointCreated(EndpointOut):
     secret: str = Field(description="whsec_...: shown this once")
 
+    @classmethod
+    def with_secret(cls, endpoint: WebhookEndpoint, secret: str) -> EndpointCreated:
+        return cls(**EndpointOut.of(endpoint).model_dump(), secret=secret)
+
 
 class SecretRotated(BaseModel):
     secret: str = Field(description="the new whsec_ secret: shown this once")
     previous_secret_expires_at: datetime
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint, secret: str) -> SecretRotated:
+        assert endpoint.previous_secret_expires_at is not None  # set by every rotation
+        return cls(secret=secret, previous_secret_expires_at=endpoint.previous_secret_expires_at)
 
 
 class DeliveryOut(BaseModel):
@@ -79,6 +88,18 @@ class DeliveryOut(BaseModel):
     attempts: int
     next_attempt_at: datetime | None
     created_at: datetime
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery, event_type: str) -> DeliveryOut:
+        return cls(
+            id=delivery.id,
+            message_id=delivery.message_id,
+            event_type=event_type,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at,
+            created_at=delivery.created_at,
+        )
 
 
 class AttemptOut(BaseModel):

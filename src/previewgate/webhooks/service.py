@@ -14,9 +14,9 @@ from previewgate.errors import NotFound
 from previewgate.partners.service import get_partner
 from previewgate.store.base import utcnow
 from previewgate.webhooks import queries, signing
-from previewgate.webhooks.models import PENDING, WebhookDelivery, WebhookEndpoint
+from previewgate.webhooks.models import DEAD, WebhookDelivery, WebhookEndpoint
 from previewgate.webhooks.outbox import emit
-from previewgate.webhooks.schemas import EndpointCreate, EndpointUpdate
+from previewgate.webhooks.schemas import AttemptOut, DeliveryOut, EndpointCreate, EndpointUpdate
 from previewgate.webhooks.ssrf import check_destination
 
 Network = IPv4Network | IPv6Network
@@ -46,11 +46,28 @@ async def create_endpoint(
     return endpoint, secret
 
 
-async def get_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+async def get_endpoint(
+    session: AsyncSession, endpoint_id: uuid.UUID, partner_id: uuid.UUID | None = None
+) -> WebhookEndpoint:
+    """The endpoint; 404 when it does not exist or (``partner_id`` given) is another
+    partner's, so a partner cannot tell the two apart."""
     endpoint = await queries.find_endpoint(session, endpoint_id)
-    if endpoint is None:
+    if endpoint is None or partner_id not in (None, endpoint.partner_id):
         raise NotFound(f"webhook endpoint {endpoint_id} does not exist")
     return endpoint
+
+
+async def get_delivery(
+    session: AsyncSession, delivery_id: uuid.UUID, partner_id: uuid.UUID | None = None
+) -> WebhookDelivery:
+    """The delivery; 404 as ``get_endpoint`` when it is not ``partner_id``'s."""
+    delivery = await queries.find_delivery(session, delivery_id)
+    if delivery is not None and partner_id is not None:
+        endpoint = await queries.find_endpoint(session, delivery.endpoint_id)
+        delivery = delivery if endpoint and endpoint.partner_id == partner_id else None
+    if delivery is None:
+        raise NotFound(f"webhook delivery {delivery_id} does not exist")
+    return delivery
 
 
 async def update_endpoint(
@@ -108,18 +125,34 @@ async def send_test(session: AsyncSession, endpoint_id: uuid.UUID) -> str:
 
 async def replay_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery:
     """Send one delivery again from the start of the schedule (whatever its state)."""
-    delivery = await queries.find_delivery(session, delivery_id)
-    if delivery is None:
-        raise NotFound(f"webhook delivery {delivery_id} does not exist")
-    delivery.status = PENDING
-    delivery.attempts = 0
-    delivery.next_attempt_at = utcnow()
-    delivery.leased_until = None
-    await session.flush()
+    delivery = await get_delivery(session, delivery_id)
+    await queries.requeue(session, WebhookDelivery.id == delivery_id)
+    await session.refresh(delivery)
     return delivery
 
 
 async def replay_dead(session: AsyncSession, endpoint_id: uuid.UUID, since: datetime) -> int:
     """Every dead delivery of the endpoint created since ``since``, again; how many."""
     await get_endpoint(session, endpoint_id)
-    return await queries.requeue_dead(session, endpoint_id, since)
+    return await queries.requeue(
+        session,
+        WebhookDelivery.endpoint_id == endpoint_id,
+        WebhookDelivery.status == DEAD,
+        WebhookDelivery.created_at >= since,
+    )
+
+
+async def list_deliveries(
+    session: AsyncSession, endpoint_id: uuid.UUID, partner_id: uuid.UUID | None = None
+) -> list[DeliveryOut]:
+    """The endpoint's latest deliveries, newest first (scoped like ``get_endpoint``)."""
+    await get_endpoint(session, endpoint_id, partner_id)
+    return [DeliveryOut.of(d, t) for d, t in await queries.deliveries_of(session, endpoint_id)]
+
+
+async def list_attempts(
+    session: AsyncSession, delivery_id: uuid.UUID, partner_id: uuid.UUID | None = None
+) -> list[AttemptOut]:
+    """The delivery's attempts, oldest first (scoped like ``get_delivery``)."""
+    await get_delivery(session, delivery_id, partner_id)
+    return [AttemptOut.of(a) for a in await queries.attempts_of(session, delivery_id)]
