@@ -8,6 +8,7 @@ import hashlib
 import os
 import socket
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import boto3
 import pytest
 
 from previewgate.evidence.blobs import (
+    READ_CHUNK,
     BlobStore,
     BlobStoreError,
     FolderBlobStore,
@@ -418,3 +420,29 @@ async def test_named_objects_refuse_unsafe_names(blob_store: BlobStore, name: st
         await blob_store.put_named(name, b"x")
     with pytest.raises(ValueError):
         await blob_store.get_named(name)
+
+
+async def _read(store: BlobStore, name: str, start: int, length: int) -> bytes | None:
+    chunks = await store.read_named(name, start, length)
+    if chunks is None:
+        return None
+    return b"".join([chunk async for chunk in chunks])
+
+
+async def test_named_objects_read_in_ranges_and_chunks(blob_store: BlobStore) -> None:
+    name = f"partner/{uuid.uuid4()}/traces/2026-01-01/big.jsonl.gz"
+    data = os.urandom(READ_CHUNK * 2 + 1234)
+    assert await blob_store.read_named(name, 0, 10) is None
+    await blob_store.put_named(name, data)
+    chunks = await blob_store.read_named(name, 0, len(data))
+    assert chunks is not None
+    sizes = [len(chunk) async for chunk in chunks]
+    assert sum(sizes) == len(data) and max(sizes) <= READ_CHUNK and len(sizes) >= 3
+    assert await _read(blob_store, name, 0, len(data)) == data
+    assert await _read(blob_store, name, 5, 100) == data[5:105]
+    assert await _read(blob_store, name, len(data) - 7, 7) == data[-7:]
+    assert (
+        await _read(blob_store, name, READ_CHUNK - 3, READ_CHUNK + 9)
+        == (data[READ_CHUNK - 3 : 2 * READ_CHUNK + 6])
+    )
+    assert await _read(blob_store, name, 0, 0) == b""

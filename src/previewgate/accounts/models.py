@@ -37,7 +37,11 @@ class ApiKey(Base):
 
 
 class AdminSessionRecord(Base):
-    """A signed-in admin page session, made from one API key; deleted on sign-out.
+    """A signed-in page session, made from one API key; deleted on sign-out.
+
+    ``realm`` is the area it was opened for: ``admin`` (operator pages, a live admin) or
+    ``partner`` (the partner portal, a user with a membership); a row of one realm never
+    opens the other.
 
     ``id`` is the sha256 of the random token in the session cookie, so the table alone
     cannot be replayed as cookies. A session is live while its row exists, it has not
@@ -51,6 +55,7 @@ class AdminSessionRecord(Base):
     api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    realm: Mapped[str] = mapped_column(String(16), server_default="admin")
 
 
 class PreviewOptIn(Base):

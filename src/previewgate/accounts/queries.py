@@ -78,19 +78,18 @@ async def revoke_user_keys(session: AsyncSession, user_id: uuid.UUID, at: dateti
     )
 
 
-async def live_admin_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
-    """The unrevoked key with this hash, if it belongs to a live (not deleted) admin."""
-    query = (
+def live_key(key_hash: str) -> Select[ApiKey]:
+    """The unrevoked key with this hash, if its user is live (not deleted)."""
+    return (
         select(ApiKey)
         .join(User, User.id == ApiKey.user_id)
-        .where(
-            ApiKey.hash == key_hash,
-            ApiKey.revoked_at.is_(None),
-            User.deleted_at.is_(None),
-            User.is_admin.is_(True),
-        )
+        .where(ApiKey.hash == key_hash, ApiKey.revoked_at.is_(None), User.deleted_at.is_(None))
     )
-    found: ApiKey | None = await session.scalar(query)
+
+
+async def live_admin_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    """The unrevoked key with this hash, if it belongs to a live (not deleted) admin."""
+    found: ApiKey | None = await session.scalar(live_key(key_hash).where(User.is_admin.is_(True)))
     return found
 
 
@@ -98,24 +97,27 @@ async def delete_expired_admin_sessions(session: AsyncSession, now: datetime) ->
     await session.execute(delete(AdminSessionRecord).where(AdminSessionRecord.expires_at <= now))
 
 
-async def admin_of_session(session: AsyncSession, session_id: str) -> uuid.UUID | None:
-    """The admin's user id while the session is live, else None.
-
-    Live: not signed out (the row exists), not expired, the key it was made from not
-    revoked, and its user neither deleted nor stripped of the admin flag.
-    """
-    query = (
+def session_user(session_id: str, realm: str) -> Select[uuid.UUID]:
+    """The user of a live page session of ``realm``: not signed out (the row exists), not
+    expired, the key it was made from not revoked, its user not deleted. Each realm adds
+    its own condition on ``User`` (an admin flag, a membership)."""
+    return (
         select(AdminSessionRecord.user_id)
         .join(ApiKey, ApiKey.id == AdminSessionRecord.api_key_id)
         .join(User, User.id == AdminSessionRecord.user_id)
         .where(
             AdminSessionRecord.id == session_id,
+            AdminSessionRecord.realm == realm,
             AdminSessionRecord.expires_at > utcnow(),
             ApiKey.revoked_at.is_(None),
             User.deleted_at.is_(None),
-            User.is_admin.is_(True),
         )
     )
+
+
+async def admin_of_session(session: AsyncSession, session_id: str) -> uuid.UUID | None:
+    """The admin's user id while the admin session is live and its user still an admin."""
+    query = session_user(session_id, "admin").where(User.is_admin.is_(True))
     user_id: uuid.UUID | None = await session.scalar(query)
     return user_id
 

@@ -118,10 +118,10 @@ async def soft_delete_user(session: AsyncSession, user: User) -> None:
     await session.flush()
 
 
-async def open_admin_session(
-    session: AsyncSession, key: ApiKey, session_id: str, lifetime: timedelta
+async def open_page_session(
+    session: AsyncSession, key: ApiKey, session_id: str, lifetime: timedelta, realm: str
 ) -> None:
-    """Record a page session made from ``key``; expired sessions are cleared on the way."""
+    """Record a page session of ``realm`` made from ``key``; expired ones are cleared."""
     now = utcnow()
     await queries.delete_expired_admin_sessions(session, now)
     session.add(
@@ -131,6 +131,7 @@ async def open_admin_session(
             api_key_id=key.id,
             created_at=now,
             expires_at=now + lifetime,
+            realm=realm,
         )
     )
     await session.flush()

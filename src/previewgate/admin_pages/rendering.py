@@ -18,16 +18,17 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from previewgate.admin_pages.auth import (
-    COOKIE_PATH,
     CSRF_FIELD,
     CsrfRejected,
+    Realm,
     SignInRequired,
+    realm_of,
     secure_cookies,
-    session_secret,
+    serializer,
     signed_in,
 )
 from previewgate.errors import PreviewGateError
@@ -40,8 +41,9 @@ from previewgate.store.outage import (
 )
 
 log = logging.getLogger(__name__)
-FLASH_COOKIE = "pg_admin_flash"
 _HERE = Path(__file__).parent
+# The partner portal's templates extend these (its own live beside its package).
+TEMPLATE_DIRS = [_HERE / "templates", _HERE.parent / "partner_pages" / "templates"]
 # Scripts and styles come only from our own /admin/static; no inline code is ever allowed.
 _HEADERS = {
     "Content-Security-Policy": (
@@ -100,7 +102,7 @@ def _p_equals(value: float | None) -> str:
 
 
 env = Environment(
-    loader=FileSystemLoader(_HERE / "templates"),
+    loader=FileSystemLoader(TEMPLATE_DIRS),
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -112,36 +114,34 @@ env.filters.update(
 env.globals["csrf_field"] = CSRF_FIELD
 
 
-def _flash_serializer(runtime: Runtime) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(session_secret(runtime.settings), salt="flash")
-
-
-def read_flash(request: Request, runtime: Runtime) -> dict[str, str] | None:
-    raw = request.cookies.get(FLASH_COOKIE)
+def read_flash(request: Request, runtime: Runtime, realm: Realm) -> dict[str, str] | None:
+    raw = request.cookies.get(realm.flash_cookie)
     if not raw:
         return None
     try:
-        data = _flash_serializer(runtime).loads(raw, max_age=120)
+        data = serializer(runtime, realm, "flash").loads(raw, max_age=120)
     except BadSignature:
         return None
     return data if isinstance(data, dict) else None
 
 
 def render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page for the signed-in admin (or the sign-in page) with the usual headers."""
+    """Render a page for the signed-in user (or the sign-in page) with the usual headers."""
     runtime: Runtime = request.app.state.runtime
     session = signed_in(request)
-    flash = read_flash(request, runtime)
+    realm = realm_of(request)
+    flash = read_flash(request, runtime, realm)
     html = env.get_template(template).render(
         request_path=request.url.path,
         csrf=session.csrf if session else "",
         signed_in=session is not None,
+        realm=realm,
         flash=flash,
         **context,
     )
     response = HTMLResponse(html, status_code=http_status, headers=_HEADERS)
     if flash is not None:
-        response.delete_cookie(FLASH_COOKIE, path=COOKIE_PATH)
+        response.delete_cookie(realm.flash_cookie, path=realm.path)
     return response
 
 
@@ -150,12 +150,13 @@ def redirect(request: Request, url: str, message: str | None = None, kind: str =
     response = RedirectResponse(url, status_code=303, headers=_HEADERS)
     if message:
         runtime: Runtime = request.app.state.runtime
-        value = _flash_serializer(runtime).dumps({"kind": kind, "text": message})
+        realm = realm_of(request)
+        value = serializer(runtime, realm, "flash").dumps({"kind": kind, "text": message})
         response.set_cookie(
-            FLASH_COOKIE,
+            realm.flash_cookie,
             value,
             max_age=120,
-            path=COOKIE_PATH,
+            path=realm.path,
             httponly=True,
             samesite="strict",
             secure=secure_cookies(request, runtime.settings),
@@ -168,8 +169,9 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 
 def _sign_in_url(request: Request) -> str:
-    target = request.url.path if request.method == "GET" else "/admin"
-    return "/admin/sign-in?next=" + quote(target, safe="/")
+    realm = realm_of(request)
+    target = request.url.path if request.method == "GET" else realm.path
+    return f"{realm.path}/sign-in?next=" + quote(target, safe="/")
 
 
 def _validation_message(exc: RequestValidationError) -> str:

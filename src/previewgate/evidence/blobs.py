@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = [
@@ -53,6 +53,10 @@ _KEY_RE = re.compile(r"[0-9a-f]{64}")
 _FANOUT_RE = re.compile(r"[0-9a-f]{2}")
 _T = TypeVar("_T")
 DEFAULT_REFRESH_AFTER_S = 3600.0
+
+
+# Downloads read named objects this much at a time: one thread hop (or socket read) each.
+READ_CHUNK = 256 * 1024
 
 
 class BlobStoreError(Exception):
@@ -91,6 +95,12 @@ class BlobStore(Protocol):
 
     async def delete_named(self, name: str) -> bool:
         """Delete a named object; True if it existed."""
+        ...
+
+    async def read_named(self, name: str, start: int, length: int) -> AsyncIterator[bytes] | None:
+        """``length`` bytes of a named object from offset ``start``, in chunks of at most
+        ``READ_CHUNK`` bytes, never the whole object in memory (downloads); None if absent.
+        The caller bounds the range by the object's known size."""
         ...
 
     async def ping(self) -> None:
@@ -266,6 +276,13 @@ class FolderBlobStore:
         path = self.root / validate_name(name)
         return await _in_thread(lambda: _unlink_existing(path))
 
+    async def read_named(self, name: str, start: int, length: int) -> AsyncIterator[bytes] | None:
+        path = self.root / validate_name(name)
+        handle = await _in_thread(lambda: _open_at(path, start))
+        if handle is None:
+            return None
+        return _file_chunks(handle, length)
+
     async def iter_keys(self) -> AsyncIterator[tuple[str, datetime]]:
         # One thread hop per top-level fan-out dir: bounded memory, few hops.
         for top in await _in_thread(lambda: _subdirs(self.root)):
@@ -289,6 +306,28 @@ def _read_or_none(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
+
+
+def _open_at(path: Path, start: int) -> BinaryIO | None:
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return None
+    handle.seek(start)
+    return handle
+
+
+async def _file_chunks(handle: BinaryIO, length: int) -> AsyncIterator[bytes]:
+    try:
+        left = length
+        while left > 0:
+            chunk = await _in_thread(functools.partial(handle.read, min(READ_CHUNK, left)))
+            if not chunk:
+                raise BlobStoreError("the object ended before the requested range")
+            left -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
 
 
 def _unlink_existing(path: Path) -> bool:

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from previewgate.evidence.blobs import (
     DEFAULT_REFRESH_AFTER_S,
+    READ_CHUNK,
     BlobStoreError,
     KnownKeys,
     is_key,
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 AddressingStyle = Literal["auto", "path", "virtual"]
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+async def _no_bytes() -> AsyncIterator[bytes]:
+    return
+    yield
 
 
 def _is_not_found(exc: ClientError) -> bool:
@@ -183,6 +189,32 @@ class S3BlobStore:
     async def delete_named(self, name: str) -> bool:
         s3key = self.prefix + validate_name(name)
         return await self._run(lambda: self._delete_sync(s3key))
+
+    async def read_named(self, name: str, start: int, length: int) -> AsyncIterator[bytes] | None:
+        s3key = self.prefix + validate_name(name)
+        if length <= 0:  # no byte range to ask for: only whether the object exists
+            exists = await self._run(lambda: self._modified_sync(s3key)) is not None
+            return _no_bytes() if exists else None
+        body = await self._run(lambda: self._open_range_sync(s3key, start, length))
+        return None if body is None else self._chunks(body)
+
+    def _open_range_sync(self, s3key: str, start: int, length: int) -> Any:
+        try:
+            resp = self._client.get_object(
+                Bucket=self.bucket, Key=s3key, Range=f"bytes={start}-{start + length - 1}"
+            )
+        except ClientError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return resp["Body"]
+
+    async def _chunks(self, body: Any) -> AsyncIterator[bytes]:
+        try:
+            while chunk := await self._run(functools.partial(body.read, READ_CHUNK)):
+                yield chunk
+        finally:
+            body.close()
 
     async def iter_keys(self) -> AsyncIterator[tuple[str, datetime]]:
         token: str | None = None

@@ -9,16 +9,25 @@ actions answer 403 to a viewer only on its own partner's ids.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from previewgate.deps import RuntimeDep, SessionDep
-from previewgate.partners import queries
-from previewgate.partners.portal_auth import MemberDep, PartnerAdminDep, require_admin
+from previewgate.partners import portal, portal_webhooks, queries
+from previewgate.partners.download import download
+from previewgate.partners.portal_auth import MemberDep, PartnerAdminDep
+from previewgate.partners.portal_schemas import (
+    CheckpointFeedbackOut,
+    OwnSlotOut,
+    PortalExperimentOut,
+    PortalMemberOut,
+    ViewerInvite,
+    ViewerInvited,
+)
 from previewgate.partners.schemas import ExportFileOut, MemberOut, PartnerOut
-from previewgate.webhooks import queries as webhook_queries
-from previewgate.webhooks import service as webhooks
+from previewgate.reporting.inference import Mode
 from previewgate.webhooks.schemas import (
     AttemptOut,
     DeliveryOut,
@@ -40,30 +49,103 @@ async def me(member: MemberDep, session: SessionDep) -> MemberOut:
     return MemberOut(partner=PartnerOut.of(partner), role=member.role)
 
 
+@router.get("/experiments", response_model=list[PortalExperimentOut])
+async def list_experiments(member: MemberDep, session: SessionDep) -> list[PortalExperimentOut]:
+    return await portal.experiments_of(session, member.partner_id)
+
+
+@router.get("/experiments/{experiment_id}", response_model=PortalExperimentOut)
+async def get_experiment(
+    experiment_id: uuid.UUID, member: MemberDep, session: SessionDep
+) -> PortalExperimentOut:
+    return await portal.experiment(session, experiment_id, member.partner_id)
+
+
+@router.get("/experiments/{experiment_id}/results")
+async def experiment_results(
+    experiment_id: uuid.UUID,
+    member: MemberDep,
+    session: SessionDep,
+    mode: Mode = "sequential",
+    alpha: float = Query(0.05, gt=0, lt=1),
+) -> dict[str, Any]:
+    return await portal.results(session, experiment_id, member.partner_id, mode, alpha)
+
+
+@router.get("/slots/{slot_id}", response_model=OwnSlotOut)
+async def get_slot(slot_id: uuid.UUID, member: MemberDep, session: SessionDep) -> OwnSlotOut:
+    return await portal.slot(session, slot_id, member.partner_id)
+
+
+@router.get("/checkpoints/{version_id}/feedback", response_model=CheckpointFeedbackOut)
+async def checkpoint_feedback(
+    version_id: uuid.UUID, member: MemberDep, session: SessionDep
+) -> CheckpointFeedbackOut:
+    return await portal.checkpoint_feedback(session, version_id, member.partner_id)
+
+
+@router.get("/members", response_model=list[PortalMemberOut])
+async def list_members(member: MemberDep, session: SessionDep) -> list[PortalMemberOut]:
+    return await portal.members(session, member.partner_id)
+
+
+@router.post("/members", status_code=201, response_model=ViewerInvited)
+async def invite_viewer(
+    data: ViewerInvite, member: PartnerAdminDep, session: SessionDep
+) -> ViewerInvited:
+    return await portal.invite_viewer(session, member.partner_id, data.email)
+
+
+@router.delete("/members/{user_id}", status_code=204)
+async def remove_viewer(user_id: uuid.UUID, member: MemberDep, session: SessionDep) -> Response:
+    await portal.remove_viewer(session, member, user_id)
+    return Response(status_code=204)
+
+
 @router.get("/exports", response_model=list[ExportFileOut])
 async def list_exports(member: MemberDep, session: SessionDep) -> list[ExportFileOut]:
     files = await queries.export_files(session, member.partner_id)
     return [ExportFileOut.model_validate(f) for f in files]
 
 
+@router.get("/exports/{file_id}", response_model=ExportFileOut)
+async def get_export(file_id: uuid.UUID, member: MemberDep, session: SessionDep) -> ExportFileOut:
+    return ExportFileOut.model_validate(
+        await portal.export_file(session, file_id, member.partner_id)
+    )
+
+
+@router.get("/exports/{file_id}/download")
+async def download_export(
+    file_id: uuid.UUID,
+    request: Request,
+    member: MemberDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    # The session ends when this returns (scope="function"), before the file streams.
+    file = await portal.export_file(session, file_id, member.partner_id)
+    return await download(request, runtime.blobs, file)
+
+
 @router.get("/webhooks", response_model=list[EndpointOut])
 async def list_endpoints(member: MemberDep, session: SessionDep) -> list[EndpointOut]:
-    endpoints = await webhook_queries.endpoints_of(session, member.partner_id)
-    return [EndpointOut.of(e) for e in endpoints]
+    return await portal_webhooks.endpoints(session, member)
 
 
 @router.post("/webhooks", status_code=201, response_model=EndpointCreated)
 async def create_endpoint(
-    data: EndpointCreate, member: PartnerAdminDep, session: SessionDep, runtime: RuntimeDep
+    data: EndpointCreate, member: MemberDep, session: SessionDep, runtime: RuntimeDep
 ) -> EndpointCreated:
-    endpoint, secret = await webhooks.create_endpoint(
-        session,
-        runtime.cipher,
-        member.partner_id,
-        data,
-        runtime.settings.webhook_allowed_network_list,
-    )
-    return EndpointCreated.with_secret(endpoint, secret)
+    allowed = runtime.settings.webhook_allowed_network_list
+    return await portal_webhooks.create(session, runtime.cipher, member, data, allowed)
+
+
+@router.get("/webhooks/{endpoint_id}", response_model=EndpointOut)
+async def get_endpoint(
+    endpoint_id: uuid.UUID, member: MemberDep, session: SessionDep
+) -> EndpointOut:
+    return await portal_webhooks.endpoint(session, member, endpoint_id)
 
 
 @router.post("/webhooks/{endpoint_id}/rotate", response_model=SecretRotated)
@@ -74,47 +156,42 @@ async def rotate_secret(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> SecretRotated:
-    await webhooks.get_endpoint(session, endpoint_id, member.partner_id)
-    require_admin(member)
-    endpoint, secret = await webhooks.rotate_secret(
-        session, runtime.cipher, endpoint_id, timedelta(seconds=data.grace_s)
-    )
-    return SecretRotated.of(endpoint, secret)
+    return await portal_webhooks.rotate(session, runtime.cipher, member, endpoint_id, data.grace_s)
 
 
 @router.post("/webhooks/{endpoint_id}/test", status_code=202)
 async def send_test(
     endpoint_id: uuid.UUID, member: MemberDep, session: SessionDep
 ) -> dict[str, str]:
-    await webhooks.get_endpoint(session, endpoint_id, member.partner_id)
-    require_admin(member)
-    return {"message_id": await webhooks.send_test(session, endpoint_id)}
+    return {"message_id": await portal_webhooks.send_test(session, member, endpoint_id)}
 
 
 @router.get("/webhooks/{endpoint_id}/deliveries", response_model=list[DeliveryOut])
 async def list_deliveries(
     endpoint_id: uuid.UUID, member: MemberDep, session: SessionDep
 ) -> list[DeliveryOut]:
-    await webhooks.get_endpoint(session, endpoint_id, member.partner_id)
-    return [
-        DeliveryOut.of(d, t) for d, t in await webhook_queries.deliveries_of(session, endpoint_id)
-    ]
+    return await portal_webhooks.deliveries(session, member, endpoint_id)
+
+
+@router.get("/webhook-deliveries/{delivery_id}", response_model=DeliveryOut)
+async def get_delivery(
+    delivery_id: uuid.UUID, member: MemberDep, session: SessionDep
+) -> DeliveryOut:
+    return await portal_webhooks.delivery(session, member, delivery_id)
 
 
 @router.get("/webhook-deliveries/{delivery_id}/attempts", response_model=list[AttemptOut])
 async def list_attempts(
     delivery_id: uuid.UUID, member: MemberDep, session: SessionDep
 ) -> list[AttemptOut]:
-    return await webhooks.list_attempts(session, delivery_id, member.partner_id)
+    return await portal_webhooks.attempts(session, member, delivery_id)
 
 
 @router.post("/webhook-deliveries/{delivery_id}/replay", response_model=Replayed)
 async def replay_delivery(
     delivery_id: uuid.UUID, member: MemberDep, session: SessionDep
 ) -> Replayed:
-    await webhooks.get_delivery(session, delivery_id, member.partner_id)
-    require_admin(member)
-    await webhooks.replay_delivery(session, delivery_id)
+    await portal_webhooks.replay(session, member, delivery_id)
     return Replayed(requeued=1)
 
 
@@ -125,6 +202,4 @@ async def replay_dead(
     session: SessionDep,
     since: datetime = Query(description="dead deliveries created at or after this time"),
 ) -> Replayed:
-    await webhooks.get_endpoint(session, endpoint_id, member.partner_id)
-    require_admin(member)
-    return Replayed(requeued=await webhooks.replay_dead(session, endpoint_id, since))
+    return Replayed(requeued=await portal_webhooks.replay_dead(session, member, endpoint_id, since))

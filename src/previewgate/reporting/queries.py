@@ -35,11 +35,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CompoundSelect,
     Float,
     Integer,
     Select,
@@ -325,6 +326,21 @@ async def _add_messages(
     query = select(pairs.c.variant_version_id, func.count()).group_by(pairs.c.variant_version_id)
     for vid, n in await session.execute(query):
         out[vid].messages = int(n)
+    rated = _rated(scope, where).subquery()
+    query = select(rated.c.vid, rated.c.rating, func.count()).group_by(rated.c.vid, rated.c.rating)
+    for vid, rating, count in await session.execute(query):
+        if rating == "up":
+            out[vid].thumbs_up = int(count)
+        else:
+            out[vid].thumbs_down = int(count)
+
+
+_AT = Feedback.updated_at.label("at")
+
+
+def _rated(scope: _Scope, where: list[Col[bool]]) -> CompoundSelect[Any]:
+    """Every rating that counts for a served version, one row ``(vid, fid, rating, at)`` per
+    version it counts for; ``where`` bounds the requests (those with a client request id)."""
     # Feedback is small next to requests: join it to the served requests its rater made
     # (one rating per rater and message, a unique index) and count each rating once per
     # version, however many of the rater's requests with that id the version served.
@@ -337,7 +353,7 @@ async def _add_messages(
     per_request = aliased(Feedback)
     rated_alone = exists().where(per_request.usage_id == R.usage_id)
     by_message = (
-        select(R.variant_version_id.label("vid"), Feedback.id.label("fid"), Feedback.rating)
+        select(R.variant_version_id.label("vid"), Feedback.id.label("fid"), Feedback.rating, _AT)
         .join(Feedback, Feedback.client_request_id == R.client_request_id)
         .join(U, U.id == R.usage_id)
         .where(*where, by_sender, ~rated_alone)
@@ -345,17 +361,11 @@ async def _add_messages(
     )
     # Ratings by response id name one request each, owned by their rater (checked on write).
     by_request = (
-        select(R.variant_version_id.label("vid"), Feedback.id.label("fid"), Feedback.rating)
+        select(R.variant_version_id.label("vid"), Feedback.id.label("fid"), Feedback.rating, _AT)
         .join(Feedback, Feedback.usage_id == R.usage_id)
         .where(*scope.requests())
     )
-    rated = union_all(by_message, by_request).subquery()
-    query = select(rated.c.vid, rated.c.rating, func.count()).group_by(rated.c.vid, rated.c.rating)
-    for vid, rating, count in await session.execute(query):
-        if rating == "up":
-            out[vid].thumbs_up = int(count)
-        else:
-            out[vid].thumbs_down = int(count)
+    return union_all(by_message, by_request)
 
 
 async def request_page(
@@ -376,3 +386,20 @@ async def request_page(
         query = query.where(tuple_(R.created_at, R.usage_id) < key)
     query = query.order_by(R.created_at.desc(), R.usage_id.desc()).limit(limit)
     return list((await session.execute(query)).mappings())
+
+
+async def rating_days(
+    session: AsyncSession, version_ids: Iterable[uuid.UUID], since: datetime
+) -> dict[uuid.UUID, dict[date, tuple[int, int]]]:
+    """Thumbs up and down per version and UTC day of rating, for ratings since ``since``."""
+    scope = _Scope(list(version_ids), StatsFilter())
+    where = [*scope.requests(), R.client_request_id.is_not(None)]
+    rated = _rated(scope, where).subquery()
+    query = select(rated.c.vid, rated.c.rating, rated.c.at).where(rated.c.at >= since)
+    days: dict[uuid.UUID, dict[date, list[int]]] = {}
+    for vid, rating, at in await session.execute(query):
+        counts = days.setdefault(vid, {}).setdefault(at.date(), [0, 0])
+        counts[0 if rating == "up" else 1] += 1
+    return {
+        vid: {d: (up, down) for d, (up, down) in by_day.items()} for vid, by_day in days.items()
+    }

@@ -71,32 +71,15 @@ def _interval(part: int, whole: int) -> dict[str, float] | None:
     return asdict(found) if found is not None else None
 
 
-def _version_row(
-    variant: Variant, version: VariantVersion, until: datetime | None, stats: VersionStats
-) -> dict[str, Any]:
+def _figures(stats: VersionStats) -> dict[str, Any]:
+    """The figures a version row and a pooled slot row share."""
     rated = stats.thumbs_up + stats.thumbs_down
-    pct = stats.percentiles
     return {
-        "variant_id": str(variant.id),
-        "variant_label": variant.label,
-        "variant_version_id": str(version.id),
-        # Only these two upstream fields: the version's key never leaves the service layer.
-        "internal_id": version.upstream.get("internal_id"),
-        "base_url": version.upstream.get("base_url"),
-        "effective_from": _iso(version.effective_at),
-        "effective_until": _iso(until),
         "requests": stats.requests,
         "errors": stats.errors,
         "error_rate": _rate(stats.errors, stats.requests),
         "error_rate_interval": _interval(stats.errors, stats.requests),
         "messages": stats.messages,
-        "subjects": stats.subjects,
-        "ttfb_ms": {"p50": pct["ttfb_ms"][0.5], "p95": pct["ttfb_ms"][0.95]},
-        "total_ms": {
-            "p50": pct["total_ms"][0.5],
-            "p95": pct["total_ms"][0.95],
-            "mean": stats.total_ms.mean,
-        },
         "input_tokens": {"sum": stats.input_tokens.total, "mean": stats.input_tokens.mean},
         "output_tokens": {"sum": stats.output_tokens.total, "mean": stats.output_tokens.mean},
         "feedback": {
@@ -109,6 +92,42 @@ def _version_row(
     }
 
 
+def _version_row(
+    variant: Variant, version: VariantVersion, until: datetime | None, stats: VersionStats
+) -> dict[str, Any]:
+    pct = stats.percentiles
+    return {
+        "variant_id": str(variant.id),
+        "variant_label": variant.label,
+        "variant_version_id": str(version.id),
+        # Only these two upstream fields: the version's key never leaves the service layer.
+        "internal_id": version.upstream.get("internal_id"),
+        "base_url": version.upstream.get("base_url"),
+        "effective_from": _iso(version.effective_at),
+        "effective_until": _iso(until),
+        "subjects": stats.subjects,
+        "ttfb_ms": {"p50": pct["ttfb_ms"][0.5], "p95": pct["ttfb_ms"][0.95]},
+        "total_ms": {
+            "p50": pct["total_ms"][0.5],
+            "p95": pct["total_ms"][0.95],
+            "mean": stats.total_ms.mean,
+        },
+    } | _figures(stats)
+
+
+def _slot_row(variant: Variant, stats: VersionStats, subjects: int) -> dict[str, Any]:
+    """A slot's versions pooled: additive figures only (percentiles do not pool)."""
+    return {
+        "variant_id": str(variant.id),
+        "variant_label": variant.label,
+        "weight": variant.weight,
+        "versions": len(variant.versions),
+        "subjects": subjects,
+        "ttfb_ms": {"mean": stats.ttfb_ms.mean},
+        "total_ms": {"mean": stats.total_ms.mean},
+    } | _figures(stats)
+
+
 def _pooled(variant_id: uuid.UUID, parts: list[VersionStats]) -> VersionStats:
     """A slot's figures from its versions: every figure used in comparisons is additive."""
     pooled = VersionStats(variant_id)
@@ -118,7 +137,9 @@ def _pooled(variant_id: uuid.UUID, parts: list[VersionStats]) -> VersionStats:
         pooled.messages += s.messages
         pooled.thumbs_up += s.thumbs_up
         pooled.thumbs_down += s.thumbs_down
+        pooled.ttfb_ms = pooled.ttfb_ms + s.ttfb_ms
         pooled.total_ms = pooled.total_ms + s.total_ms
+        pooled.input_tokens = pooled.input_tokens + s.input_tokens
         pooled.output_tokens = pooled.output_tokens + s.output_tokens
     return pooled
 
@@ -230,7 +251,8 @@ async def experiment_stats(
             _version_row(variant, v, end, stats[v.id])
             for v, end in zip(versions, ends, strict=True)
         ]
-    comparisons = _comparisons(variants, stats, mode, alpha)
+    pooled = {v.id: _pooled(v.id, [stats[x.id] for x in v.versions]) for v in variants}
+    comparisons = _comparisons(variants, stats, pooled, mode, alpha)
     srm = _srm(variants, result.slot_subjects)
     return {
         "experiment": _experiment_view(experiment, variants),
@@ -243,6 +265,7 @@ async def experiment_stats(
         "alerts": [srm["message"]] if srm["flagged"] else [],
         "srm": srm,
         "versions": rows,
+        "slots": [_slot_row(v, pooled[v.id], result.slot_subjects.get(v.id, 0)) for v in variants],
         "comparisons": comparisons,
         "caveats": _caveats(variants, rows, mode),
         "generated_at": datetime.now(UTC).isoformat(),
@@ -250,7 +273,11 @@ async def experiment_stats(
 
 
 def _comparisons(
-    variants: list[Variant], stats: dict[uuid.UUID, VersionStats], mode: Mode, alpha: float
+    variants: list[Variant],
+    stats: dict[uuid.UUID, VersionStats],
+    pooled: dict[uuid.UUID, VersionStats],
+    mode: Mode,
+    alpha: float,
 ) -> list[dict[str, Any]]:
     if not variants:
         return []
@@ -263,7 +290,6 @@ def _comparisons(
             | _compare(stats[versions[0].id], stats[v.id], mode, alpha)
             for v in versions[1:]  # empty with fewer than two versions
         ]
-    pooled = {v.id: _pooled(v.id, [stats[x.id] for x in v.versions]) for v in variants}
     control = variants[0]
     return [
         {"scope": "slot", "control": _ref(control), "treatment": _ref(v)}
@@ -286,6 +312,16 @@ def _experiment_view(experiment: Experiment, variants: list[Variant]) -> dict[st
     }
 
 
+def small_sample_caveat(rows: list[dict[str, Any]]) -> str | None:
+    small = sum(1 for r in rows if r["small_sample"])
+    if not small:
+        return None
+    return (
+        f"{small} version(s) have fewer than {MIN_MEAN_N} requests (small_sample): "
+        "their figures are descriptive, not findings."
+    )
+
+
 def _caveats(variants: list[Variant], rows: list[dict[str, Any]], mode: Mode) -> list[str]:
     caveats = list(CAVEATS)
     if len(variants) > 1 and any(len(v.versions) > 1 for v in variants):
@@ -293,12 +329,9 @@ def _caveats(variants: list[Variant], rows: list[dict[str, Any]], mode: Mode) ->
             "Slot comparisons pool every version of a slot; see the per-version rows and "
             "their effective periods."
         )
-    small = [r["variant_version_id"] for r in rows if r["small_sample"]]
+    small = small_sample_caveat(rows)
     if small:
-        caveats.append(
-            f"{len(small)} version(s) have fewer than {MIN_MEAN_N} requests (small_sample): "
-            "their figures are descriptive, not findings."
-        )
+        caveats.append(small)
     if mode == "fixed_horizon":
         caveats.append(MODE_TEXT["fixed_horizon"].capitalize() + ".")
     return caveats
