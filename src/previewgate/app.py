@@ -25,6 +25,7 @@ from previewgate.experiments import endpoints as experiments_endpoints
 from previewgate.feedback import endpoints as feedback_endpoints
 from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
 from previewgate.gateway.openapi import document_chat
+from previewgate.partner_pages import endpoints as partner_pages_endpoints
 from previewgate.partners import endpoints as partners_endpoints
 from previewgate.partners import portal_endpoints
 from previewgate.reporting import endpoints as reporting_endpoints
@@ -131,6 +132,7 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
     api.include_router(portal_endpoints.router)
     api.include_router(admin_pages_endpoints.router)
     api.include_router(admin_pages_endpoints.site)
+    api.include_router(partner_pages_endpoints.router)
     api.include_router(experiments_endpoints.router)
     api.include_router(reporting_endpoints.router)
     api.include_router(evidence_endpoints.router)

@@ -54,12 +54,13 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def signed_in_client(gateway: GatewayServer, api_key: str) -> httpx.Client:
-    """An httpx client holding an admin session cookie obtained through the sign-in form."""
+def signed_in_client(gateway: GatewayServer, api_key: str, area: str = "/admin") -> httpx.Client:
+    """An httpx client holding a session cookie of ``area`` (``/admin`` or ``/partner``)
+    obtained through its sign-in form."""
     client = httpx.Client(base_url=gateway.base_url, timeout=30)
-    form = client.get("/admin/sign-in")
+    form = client.get(f"{area}/sign-in")
     r = client.post(
-        "/admin/sign-in", data={"api_key": api_key, "csrf_token": csrf_of(form.text), "next": ""}
+        f"{area}/sign-in", data={"api_key": api_key, "csrf_token": csrf_of(form.text), "next": ""}
     )
     assert r.status_code == 303, r.text
     return client

@@ -34,10 +34,24 @@ async def mutate(runtime: Runtime, fn: Callable[[AsyncSession], Awaitable[T]]) -
         return await fn(session)
 
 
-async def act(request: Request, runtime: Runtime, back: str, done: str, fn: Mutation) -> Response:
+async def write(runtime: Runtime, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``fn`` in one transaction that changes nothing routing reads."""
+    async with reading(runtime) as session:
+        return await fn(session)
+
+
+async def act(
+    request: Request,
+    runtime: Runtime,
+    back: str,
+    done: str,
+    fn: Mutation,
+    *,
+    routing: bool = True,
+) -> Response:
     """Mutate and redirect back with ``done``, or with the service's refusal message."""
     try:
-        await mutate(runtime, fn)
+        await (mutate if routing else write)(runtime, fn)
     except PreviewGateError as exc:
         return redirect(request, back, exc.message, kind="error")
     return redirect(request, back, done)

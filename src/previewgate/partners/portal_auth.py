@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.deps import RuntimeDep, SessionDep
 from previewgate.errors import Forbidden, NotFound, Unauthorized
@@ -29,15 +30,24 @@ class Member:
         return self.role == "admin"
 
 
+async def member_for(
+    session: AsyncSession, user_id: uuid.UUID, wanted: str | None = None
+) -> Member | None:
+    """The user as a member of the partner with slug ``wanted`` (else its first by slug)."""
+    for membership, partner in await queries.memberships_of_user(session, user_id):
+        if wanted is None or partner.slug == wanted:
+            return Member(user_id, partner.id, membership.role)
+    return None
+
+
 async def partner_member(request: Request, runtime: RuntimeDep, session: SessionDep) -> Member:
     caller = await runtime.routing.caller(request.headers.get("authorization"), "")
     if caller is None:
         raise Unauthorized("an API key is required: Authorization: Bearer <api key>")
-    wanted = request.headers.get("x-partner")
-    for membership, partner in await queries.memberships_of_user(session, caller.user_id):
-        if wanted is None or partner.slug == wanted:
-            return Member(caller.user_id, partner.id, membership.role)
-    raise NotFound("not found")
+    found = await member_for(session, caller.user_id, request.headers.get("x-partner"))
+    if found is None:
+        raise NotFound("not found")
+    return found
 
 
 def require_admin(member: Member) -> Member:

@@ -82,6 +82,7 @@ class SecretRotated(BaseModel):
 
 class DeliveryOut(BaseModel):
     id: uuid.UUID
+    endpoint_id: uuid.UUID
     message_id: str
     event_type: str
     status: str
@@ -93,6 +94,7 @@ class DeliveryOut(BaseModel):
     def of(cls, delivery: WebhookDelivery, event_type: str) -> DeliveryOut:
         return cls(
             id=delivery.id,
+            endpoint_id=delivery.endpoint_id,
             message_id=delivery.message_id,
             event_type=event_type,
             status=delivery.status,

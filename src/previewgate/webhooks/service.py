@@ -53,7 +53,12 @@ async def get_endpoint(
     partner's, so a partner cannot tell the two apart."""
     endpoint = await queries.find_endpoint(session, endpoint_id)
     if endpoint is None or partner_id not in (None, endpoint.partner_id):
-        raise NotFound(f"webhook endpoint {endpoint_id} does not exist")
+        # To a partner, the same words whatever the id was (it is not echoed either).
+        raise NotFound(
+            "webhook endpoint not found"
+            if partner_id
+            else f"webhook endpoint {endpoint_id} does not exist"
+        )
     return endpoint
 
 
@@ -66,7 +71,11 @@ async def get_delivery(
         endpoint = await queries.find_endpoint(session, delivery.endpoint_id)
         delivery = delivery if endpoint and endpoint.partner_id == partner_id else None
     if delivery is None:
-        raise NotFound(f"webhook delivery {delivery_id} does not exist")
+        raise NotFound(
+            "webhook delivery not found"
+            if partner_id
+            else f"webhook delivery {delivery_id} does not exist"
+        )
     return delivery
 
 
