@@ -28,3 +28,11 @@ def mocks() -> Iterator[list[MockServer]]:
 @pytest.fixture
 def world(gateway: GatewayServer, mocks: list[MockServer]) -> World:
     return build_world(gateway, mocks)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Browser tests exercise pages, not the store: the sqlite backend only (as the admin's).
+    params = getattr(item, "callspec", None)
+    backend = params.params.get("backend") if params else None
+    if item.path.name.startswith("test_browser_") and backend != "sqlite":
+        pytest.skip("browser tests run on the sqlite backend only")
