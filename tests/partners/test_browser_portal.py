@@ -118,17 +118,25 @@ def test_a_partner_admin_works_in_the_portal(
     page.locator("#deliveries").get_by_role("link", name="webhook.test").click()
     expect(page.locator("#attempts")).to_contain_text("200")
 
-    # Every page fits a phone: wide tables scroll inside their own box.
+    # Every page fits 1280 px and a phone: wide tables scroll inside their own box.
+    paths = [
+        "/experiments",
+        f"/experiments/{world.exp.id}",
+        f"/slots/{a.slot_ids[0]}",
+        f"/checkpoints/{a.version_ids[-1]}",
+        "/exports",
+        "/webhooks",
+        f"/webhooks/{a.endpoint_id}",
+        f"/deliveries/{a.delivery_id}",
+        "/members",
+    ]
+    for path in paths:
+        page.goto(f"{base}/partner{path}")
+        assert page.evaluate(OVERFLOW) <= 0, path
     phone = browser.new_context(viewport={"width": 390, "height": 844})
     small = phone.new_page()
     _sign_in(small, base, a.viewer_key)
-    for path in (
-        "/experiments",
-        f"/experiments/{world.exp.id}",
-        "/exports",
-        "/webhooks",
-        "/members",
-    ):
+    for path in paths:
         small.goto(f"{base}/partner{path}")
         assert small.evaluate(OVERFLOW) <= 0, path
     phone.close()
