@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     writer_batch_size: int = Field(default=500, ge=1)
     writer_max_buffer: int = Field(default=100_000, ge=1)
     writer_linger_s: float = Field(default=0.25, ge=0, le=10)
+    # How often the event-loop lag monitor samples (0: off); /metrics has its histogram.
+    loop_lag_interval_s: float = Field(default=0.005, ge=0, le=1)
     # Run the partner trace export worker inside `serve` (or run `previewgate export worker`).
     export_worker: bool = False
     # Run the webhook delivery worker inside `serve` (or run `previewgate webhooks worker`).

@@ -19,6 +19,11 @@ TTFB = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+LOOP_LAG = Histogram(
+    "previewgate_event_loop_lag_seconds",
+    "How late the event loop ran a task that was due (sampled every few ms)",
+    buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1),
+)
 UPSTREAM_ERRORS = Counter("previewgate_upstream_errors_total", "Upstream failures", ["kind"])
 WRITER_QUEUE = Gauge("previewgate_writer_queue_depth", "Usage events waiting to be written")
 WRITER_WRITTEN = Counter("previewgate_writer_rows_total", "Rows written", ["table"])

@@ -17,6 +17,7 @@ from previewgate.evidence.blobs import BlobStore, open_blob_store
 from previewgate.evidence.recorder import EvidenceRecorder
 from previewgate.experiments import queries as experiments
 from previewgate.gateway.http_client import UpstreamClient
+from previewgate.loop_lag import LoopLagMonitor
 from previewgate.partners.export import Exporter
 from previewgate.partners.export_worker import ExportWorker
 from previewgate.routing.cache import RoutingCache
@@ -104,6 +105,7 @@ class Runtime:
     _http: UpstreamClient | None = field(default=None)
     _export: ExportWorker | None = field(default=None)
     _webhooks: DeliveryWorker | None = field(default=None)
+    _loop_lag: LoopLagMonitor | None = field(default=None)
 
     @property
     def http(self) -> UpstreamClient:
@@ -147,6 +149,8 @@ class Runtime:
         )
         await self.routing.start()
         self.writer.start()
+        if self.settings.loop_lag_interval_s > 0:
+            self._loop_lag = LoopLagMonitor(self.settings.loop_lag_interval_s).start()
         if self.settings.export_worker:
             exporter = Exporter(self.sessions, self.blobs, self.cipher)
             self._export = ExportWorker(
@@ -162,6 +166,8 @@ class Runtime:
         _freeze_startup_objects()
 
     async def stop(self) -> None:
+        if self._loop_lag is not None:
+            await self._loop_lag.stop()
         if self._export is not None:
             await self._export.stop()
         if self._webhooks is not None:
