@@ -113,6 +113,9 @@ class UpstreamFormat(ABC):
 
     api_format: str
     path: str  # appended to the upstream's base URL
+    # The member of a stream event that holds the answer's envelope (id, model, usage), for
+    # a faithful relay that splices our values into it; None: the event is the envelope.
+    envelope: str | None = None
 
     @abstractmethod
     def from_canonical(self, request: Doc) -> Doc:

@@ -43,6 +43,7 @@ class MessagesClient(ClientFormat):
 class AnthropicUpstream(UpstreamFormat):
     api_format = "anthropic-messages"
     path = "/messages"
+    envelope = "message"
 
     def from_canonical(self, request_: Doc) -> Doc:
         return request.from_canonical(request_)

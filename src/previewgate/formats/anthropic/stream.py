@@ -29,12 +29,11 @@ def _choice(delta: Doc, finish: str | None = None) -> Doc:
 class AnthropicDecoder(StreamDecoder):
     """Anthropic stream events -> canonical chunks."""
 
-    __slots__ = ("_finish", "_tools", "_usage")
+    __slots__ = ("_tools", "_usage")
 
     def __init__(self) -> None:
         self._tools: dict[int, int] = {}  # content block index -> tool call index
         self._usage: Doc = {}  # Anthropic usage fields, merged as events report them
-        self._finish: str | None = None
 
     def upstream_id(self, event: Doc) -> object:
         return dict_of(event.get("message")).get("id")
@@ -48,21 +47,17 @@ class AnthropicDecoder(StreamDecoder):
         if kind == "message_start":
             self._note_usage(dict_of(event.get("message")).get("usage"))
             return [_choice({"role": "assistant", "content": ""})]
-        if kind == "message_delta":
+        if kind == "message_delta":  # the last usage, cumulative: the answer's final counts
             self._note_usage(event.get("usage"))
             stop = dict_of(event.get("delta")).get("stop_reason")
-            if stop is not None:
-                self._finish = STOP_TO_FINISH.get(str(stop), "stop")
-            return []
-        if kind == "message_stop":
-            out = [_choice({}, self._finish or "stop")]
+            out = [_choice({}, STOP_TO_FINISH.get(str(stop), "stop"))] if stop is not None else []
             usage = usage_to_canonical(self._usage) if self._usage else None
             if usage is not None:
                 out.append({"choices": [], "usage": usage})
             return out
         if kind == "error" or event.get("error") is not None:
             return [{"error": event.get("error") or {"type": "api_error"}}]
-        return []  # ping, content_block_stop, unknown events
+        return []  # ping, content_block_stop, message_stop, unknown events
 
     def _note_usage(self, usage: object) -> None:
         if isinstance(usage, dict):

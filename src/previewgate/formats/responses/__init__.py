@@ -41,6 +41,7 @@ class ResponsesClient(ClientFormat):
 class ResponsesUpstream(UpstreamFormat):
     api_format = "openai-responses"
     path = "/responses"
+    envelope = "response"
 
     def from_canonical(self, request_: Doc) -> Doc:
         return request.from_canonical(request_)
