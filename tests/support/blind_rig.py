@@ -25,6 +25,26 @@ from tests.support.leaky_upstream import LeakyUpstream
 from tests.support.servers import GatewayServer
 
 URL = "/v1/chat/completions"
+PATHS = {"chat": URL, "responses": "/v1/responses", "messages": "/v1/messages"}
+
+
+def client_body(client: str, text: str, stream: bool) -> dict[str, Any]:
+    """One user turn in a client API's own request shape."""
+    if client == "responses":
+        return {"model": PREVIEW_ID, "stream": stream, "input": text}
+    if client == "messages":
+        messages = [{"role": "user", "content": text}]
+        return {"model": PREVIEW_ID, "stream": stream, "max_tokens": 64, "messages": messages}
+    body: dict[str, Any] = {
+        "model": PREVIEW_ID,
+        "stream": stream,
+        "logprobs": True,
+        "top_logprobs": 1,
+        "messages": [{"role": "user", "content": text}],
+    }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
 
 
 @dataclass
@@ -59,22 +79,17 @@ class BlindRig:
         eol: str = "lf",
         split: str = "",
         request_id: str | None = None,
+        client: str = "chat",
     ) -> Capture:
         marker = f"#leak:{scenario} eol={eol}" + (f" split={split}" if split else "")
-        body: dict[str, Any] = {
-            "model": PREVIEW_ID,
-            "stream": stream,
-            "logprobs": True,
-            "top_logprobs": 1,
-            "messages": [{"role": "user", "content": marker}],
-        }
-        if stream:
-            body["stream_options"] = {"include_usage": True}
+        body = client_body(client, marker, stream)
         headers = {"x-kilocode-machineid": self.machines[slot]}
+        if client == "messages":
+            headers["anthropic-version"] = "2023-06-01"
         headers["x-kilo-request"] = request_id or f"req-{uuid.uuid4().hex}"
         self.sent.append({"scenario": scenario, "slot": slot, "stream": stream, **headers})
         try:
-            r = self.client.post(URL, json=body, headers=headers)
+            r = self.client.post(PATHS[client], json=body, headers=headers)
         except httpx.TransportError as exc:  # a dropped connection is a failure to report
             return Capture(0, [], f"transport error: {type(exc).__name__}: {exc}".encode())
         return Capture.of(r)
