@@ -27,12 +27,12 @@ def _text(content: Any) -> str:
 
 def _placeholders(schema: Any) -> dict[str, Any]:
     schema = schema if isinstance(schema, dict) else {}
-    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-    kinds = {"integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}
+    props: dict[str, Any] = schema.get("properties") or {}
+    kinds: dict[Any, Any] = {"integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}
     out: dict[str, Any] = {}
     for name in schema.get("required") or []:
-        spec = props.get(name) if isinstance(props.get(name), dict) else {}
-        out[name] = kinds.get(spec.get("type"), "demo")
+        spec = props.get(name)
+        out[name] = kinds.get(spec.get("type"), "demo") if isinstance(spec, dict) else "demo"
     return out
 
 
@@ -67,7 +67,7 @@ def _failure(behaviour: str, shape: str, model: str) -> web.Response | None:
 
 def _anthropic_call(body: dict[str, Any], serial: int) -> dict[str, Any] | None:
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")]
-    choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
+    choice: dict[str, Any] = body.get("tool_choice") or {}
     last = (body.get("messages") or [{}])[-1]
     content = last.get("content") if isinstance(last, dict) else None
     answered = isinstance(content, list) and any(

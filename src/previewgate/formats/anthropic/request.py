@@ -72,7 +72,9 @@ def parse_messages_body(raw: bytes) -> Doc:
 # -- Anthropic -> canonical -------------------------------------------------------------------
 
 
-def _text_part(block: Doc) -> Doc:
+def _text_part(block: Doc, strict: bool) -> Doc:
+    if strict and not isinstance(block.get("text"), str):
+        raise invalid("a text block's text must be a string")
     part: Doc = {"type": "text", "text": block.get("text", "")}
     if "cache_control" in block:
         part["cache_control"] = block["cache_control"]
@@ -100,7 +102,7 @@ def _parts(content: Any, strict: bool) -> str | list[Doc]:
         block = dict_of(block)
         kind = block.get("type")
         if kind == "text":
-            parts.append(_text_part(block))
+            parts.append(_text_part(block, strict))
         elif kind == "image":
             parts.append(_image_part(block, strict))
         elif strict:
@@ -300,9 +302,9 @@ def _system(messages: list[Any]) -> tuple[list[Doc], list[Any]]:
 
 def _thinking(request: Doc, max_tokens: int) -> tuple[Doc | None, int]:
     effort = request.get("reasoning_effort")
-    if effort not in EFFORT_BUDGETS:
+    if not isinstance(effort, str) or effort not in EFFORT_BUDGETS:
         return None, max_tokens
-    budget = EFFORT_BUDGETS[str(effort)]
+    budget = EFFORT_BUDGETS[effort]
     # Anthropic counts thinking inside max_tokens: keep the answer's own room.
     return {"type": "enabled", "budget_tokens": budget}, max(max_tokens, budget + 1024)
 
@@ -379,8 +381,10 @@ def _anthropic_choice(choice: Any, parallel: Any) -> Doc | None:
     elif isinstance(choice, dict):
         name = dict_of(choice.get("function")).get("name")
         out = {"type": "tool", "name": name}
+    elif choice in ("auto", "required", "none"):
+        out = {"type": {"auto": "auto", "required": "any", "none": "none"}[choice]}
     else:
-        out = {"type": {"auto": "auto", "required": "any", "none": "none"}.get(choice, "auto")}
+        raise invalid("tool_choice must be 'auto', 'required', 'none' or a function")
     if parallel is False:
         out = out or {"type": "auto"}
         if out["type"] != "none":

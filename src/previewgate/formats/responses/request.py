@@ -62,10 +62,11 @@ def parse_responses_body(raw: bytes) -> Doc:
 
 def _part(part: Doc, strict: bool) -> Doc:
     kind = part.get("type")
-    if kind in ("input_text", "output_text"):
-        return {"type": "text", "text": part.get("text", "")}
-    if kind == "refusal":
-        return {"type": "text", "text": part.get("refusal", "")}
+    text = part.get("refusal" if kind == "refusal" else "text")
+    if kind in ("input_text", "output_text", "refusal"):
+        if strict and not isinstance(text, str):
+            raise invalid(f"an {kind} part's text must be a string")
+        return {"type": "text", "text": text}
     if kind == "input_image" and isinstance(part.get("image_url"), str):
         image: Doc = {"url": part["image_url"]}
         if part.get("detail") in ("low", "high", "auto"):
