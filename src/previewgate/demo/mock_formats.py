@@ -121,7 +121,7 @@ async def messages(
             }
         )
     resp, event = await _sse(request)
-    start = {
+    start: dict[str, Any] = {
         "id": "msg_mock",
         "type": "message",
         "role": "assistant",
