@@ -9,6 +9,7 @@ the upstream.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -202,3 +203,57 @@ def test_openrouter_mounts(gateway: GatewayServer, key: str, prefix: str) -> Non
         headers = {"authorization": f"Bearer {key}", "anthropic-version": "2023-06-01"}
         r = httpx.post(f"{gateway.base_url}{prefix}{path}", json=body, headers=headers)
         assert r.status_code == 200, (prefix, path, r.text)
+
+
+def _strip_ours(doc: Any, gateway_doc: Any) -> None:
+    """Our values out of a gateway document, the upstream's out of the direct one."""
+    for d in (doc, gateway_doc):
+        for name in ("id", "model", "created_at"):
+            d.pop(name, None)
+    gateway_doc.get("usage", {}).pop("cost", None)
+
+
+@pytest.mark.parametrize(
+    ("client", "api_format"),
+    [("messages", "anthropic-messages"), ("responses", "openai-responses")],
+)
+def test_matching_formats_pass_through(
+    gateway: GatewayServer, mock: MockServer, key: str, client: str, api_format: str
+) -> None:
+    """Production and the same format on both sides: the upstream's answer, but for our id,
+    the public model id and usage.cost (events the gateway would not write, such as ping,
+    survive)."""
+    body = _body(client, model_id(api_format))
+    r = _post(gateway, client, body, key)
+    assert r.status_code == 200, r.text
+    ours = r.json()
+    assert ours["id"].startswith("gen-") and ours["model"] == model_id(api_format)
+    assert ours["usage"]["cost"] > 0
+    upstream_headers = {
+        "authorization": f"Bearer {partner_key(api_format)}",
+        "x-api-key": partner_key(api_format),
+        "anthropic-version": "2023-06-01",
+    }
+    direct = httpx.post(
+        f"{mock.base_url}{CLIENT_PATHS[client][3:]}",
+        json={**body, "model": f"internal-{api_format}"},
+        headers=upstream_headers,
+    ).json()
+    _strip_ours(direct, ours)
+    assert ours == direct
+
+    r = _post(gateway, client, {**body, "stream": True}, key)
+    assert r.status_code == 200 and "internal-" not in r.text
+    envelope = "message" if client == "messages" else "response"
+    envelopes = [
+        json.loads(line[6:]).get(envelope)
+        for line in r.text.splitlines()
+        if line.startswith("data: ")
+    ]
+    envelopes = [e for e in envelopes if e]
+    assert envelopes and all(e["id"].startswith("gen-") for e in envelopes)
+    assert all(e["model"] == model_id(api_format) for e in envelopes)
+    if client == "messages":
+        assert "event: ping" in r.text
+    else:
+        assert envelopes[-1]["usage"]["cost"] > 0 and '"item_id":"msg_mock"' in r.text
