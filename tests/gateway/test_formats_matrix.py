@@ -257,3 +257,23 @@ def test_matching_formats_pass_through(
         assert "event: ping" in r.text
     else:
         assert envelopes[-1]["usage"]["cost"] > 0 and '"item_id":"msg_mock"' in r.text
+
+
+def test_the_default_upstream_is_asked_in_the_clients_format(
+    backend: str, make_gateway: Any, settings: Any, mock: MockServer
+) -> None:
+    """An OpenRouter-style default upstream serves every format: no translation, its key as
+    a Bearer token, the path of the client's API."""
+    gateway = make_gateway(
+        settings.replace(default_upstream_url=mock.base_url, default_upstream_key="sk-default")
+    )
+    for client in CLIENTS:
+        for stream in (False, True):
+            body = {**_body(client, "vendor/unlisted"), "stream": stream}
+            r = _post(gateway, client, body, "anonymous")
+            assert r.status_code == 200 and "vendor/unlisted" in r.text, (client, r.text)
+            seen = mock.upstream.requests[-1]
+            assert seen.path == CLIENT_PATHS[client], seen.path
+            headers = {k.lower(): v for k, v in seen.headers.items()}
+            assert headers.get("authorization") == "Bearer sk-default"
+            assert seen.body["model"] == "vendor/unlisted"

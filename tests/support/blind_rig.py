@@ -28,7 +28,7 @@ URL = "/v1/chat/completions"
 PATHS = {"chat": URL, "responses": "/v1/responses", "messages": "/v1/messages"}
 
 
-def client_body(client: str, text: str, stream: bool) -> dict[str, Any]:
+def client_body(client: str, text: str, stream: bool, logprobs: bool = True) -> dict[str, Any]:
     """One user turn in a client API's own request shape."""
     if client == "responses":
         return {"model": PREVIEW_ID, "stream": stream, "input": text}
@@ -38,10 +38,10 @@ def client_body(client: str, text: str, stream: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": PREVIEW_ID,
         "stream": stream,
-        "logprobs": True,
-        "top_logprobs": 1,
         "messages": [{"role": "user", "content": text}],
     }
+    if logprobs:
+        body.update(logprobs=True, top_logprobs=1)
     if stream:
         body["stream_options"] = {"include_usage": True}
     return body
@@ -80,9 +80,10 @@ class BlindRig:
         split: str = "",
         request_id: str | None = None,
         client: str = "chat",
+        logprobs: bool = True,
     ) -> Capture:
         marker = f"#leak:{scenario} eol={eol}" + (f" split={split}" if split else "")
-        body = client_body(client, marker, stream)
+        body = client_body(client, marker, stream, logprobs)
         headers = {"x-kilocode-machineid": self.machines[slot]}
         if client == "messages":
             headers["anthropic-version"] = "2023-06-01"
@@ -107,13 +108,16 @@ def _machines_per_slot(exp: LiveExperiment) -> list[str]:
 
 
 @contextmanager
-def blind_rig(gateway: GatewayServer, slots: int = 2) -> Iterator[BlindRig]:
-    """A running experiment with ``slots`` leaky checkpoints (one upstream each)."""
+def blind_rig(
+    gateway: GatewayServer, slots: int = 2, api_formats: list[str] | None = None
+) -> Iterator[BlindRig]:
+    """A running experiment with ``slots`` leaky checkpoints (one upstream each), speaking
+    ``api_formats`` (default: chat)."""
     upstreams = [LeakyUpstream().start() for _ in range(slots)]
     try:
         admin = admin_client(gateway)
         create_preview_model(admin)
-        exp = start_experiment(admin, upstreams)  # type: ignore[arg-type]
+        exp = start_experiment(admin, upstreams, api_formats=api_formats)  # type: ignore[arg-type]
         with httpx.Client(base_url=gateway.base_url, timeout=30) as client:
             yield BlindRig(gateway, upstreams, exp, _machines_per_slot(exp), client)
     finally:

@@ -59,10 +59,9 @@ class MockUpstream:
         behaviour = _behaviour(body)
         if request.path.endswith("/messages"):
             handler = mock_formats.messages
-            if request.headers.get("x-api-key") is None or not request.headers.get(
-                "anthropic-version"
-            ):
-                error = {"type": "authentication_error", "message": "x-api-key required"}
+            keyed = "x-api-key" in request.headers or "authorization" in request.headers
+            if not keyed or not request.headers.get("anthropic-version"):
+                error = {"type": "authentication_error", "message": "a key is required"}
                 return web.json_response({"type": "error", "error": error}, status=401)
         else:
             handler = mock_formats.responses

@@ -105,12 +105,13 @@ def _event(name: bytes, doc: Doc) -> bytes:
 class AnthropicEncoder(StreamEncoder):
     """Rebuilt canonical chunks -> an Anthropic stream (every event named, as the SDK wants)."""
 
-    __slots__ = ("_blocks", "_ctx", "_open", "_stop", "_usage")
+    __slots__ = ("_blocks", "_ctx", "_open", "_stop", "_tool_blocks", "_usage")
 
     def __init__(self, ctx: ReplyContext) -> None:
         self._ctx = ctx
         self._open: tuple[str, int] | None = None  # (kind, tool index or -1) of the open block
         self._blocks = 0  # blocks started so far
+        self._tool_blocks: dict[int, int] = {}  # tool call index -> its block's index
         self._stop: str | None = None
         self._usage: Doc | None = None
 
@@ -141,8 +142,9 @@ class AnthropicEncoder(StreamEncoder):
         self._blocks += 1
         return out + _event(b"content_block_start", doc)
 
-    def _delta(self, delta: Doc) -> bytes:
-        doc = {"type": "content_block_delta", "index": self._blocks - 1, "delta": delta}
+    def _delta(self, delta: Doc, block: int | None = None) -> bytes:
+        index = self._blocks - 1 if block is None else block
+        doc = {"type": "content_block_delta", "index": index, "delta": delta}
         return _event(b"content_block_delta", doc)
 
     def _text(self, kind: str, text: str) -> bytes:
@@ -168,9 +170,12 @@ class AnthropicEncoder(StreamEncoder):
         if "id" in call:
             block = {"type": "tool_use", "id": call["id"], "name": function.get("name", "")}
             out = self._begin("tool", {**block, "input": {}}, index)
+            self._tool_blocks[index] = self._blocks - 1
         arguments = function.get("arguments")
-        if arguments and self._open == ("tool", index):
-            out += self._delta({"type": "input_json_delta", "partial_json": arguments})
+        if arguments and index in self._tool_blocks:
+            # By its block's index: an upstream may interleave the fragments of two calls.
+            delta = {"type": "input_json_delta", "partial_json": arguments}
+            out += self._delta(delta, self._tool_blocks[index])
         return out
 
     def chunk(self, doc: Doc) -> bytes:
