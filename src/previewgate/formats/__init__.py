@@ -25,7 +25,7 @@ UPSTREAMS: dict[str, UpstreamFormat] = {
 def translate(client: ClientFormat, upstream: UpstreamFormat, body: dict) -> dict:  # type: ignore[type-arg]
     """The body for ``upstream``: the client's own when the formats match, else translated."""
     if client.api_format == upstream.api_format:
-        return dict(body)
+        return client.pass_through(body)
     return upstream.from_canonical(client.to_canonical(body))
 
 

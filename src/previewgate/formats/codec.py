@@ -89,6 +89,10 @@ class ClientFormat(ABC):
     def to_canonical(self, body: Doc) -> Doc:
         """The canonical request; raises `UnsupportedForThisModel` for what cannot map."""
 
+    def pass_through(self, body: Doc) -> Doc:
+        """The body for an upstream of the client's own format (a copy: rewrites follow)."""
+        return dict(body)
+
     def wants_usage(self, body: Doc) -> bool:
         """Whether the client's stream carries usage (the upstream is always asked for it)."""
         return True

@@ -30,6 +30,9 @@ class MessagesClient(ClientFormat):
     def to_canonical(self, body: Doc) -> Doc:
         return request.to_canonical(body, strict=True)
 
+    def pass_through(self, body: Doc) -> Doc:
+        return request.without_unsigned_thinking(body)
+
     def answer(self, completion: Doc, ctx: ReplyContext) -> Doc:
         return answer.answer_from_canonical(completion, ctx)
 

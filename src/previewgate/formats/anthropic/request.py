@@ -390,3 +390,26 @@ def _anthropic_choice(choice: Any, parallel: Any) -> Doc | None:
         if out["type"] != "none":
             out["disable_parallel_tool_use"] = True
     return out
+
+
+def without_unsigned_thinking(body: Doc) -> Doc:
+    """A copy of ``body`` without thinking blocks that carry no signature: only the gateway
+    writes those (experiments never relay one), and Anthropic refuses them back."""
+    out = dict(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return out
+    cleaned = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(_unsigned(b) for b in content):
+            message = {**message, "content": [b for b in content if not _unsigned(b)]}
+        cleaned.append(message)
+    out["messages"] = cleaned
+    return out
+
+
+def _unsigned(block: Any) -> bool:
+    return (
+        isinstance(block, dict) and block.get("type") == "thinking" and not block.get("signature")
+    )

@@ -28,6 +28,9 @@ class ResponsesClient(ClientFormat):
     def to_canonical(self, body: Doc) -> Doc:
         return request.to_canonical(body, strict=True)
 
+    def pass_through(self, body: Doc) -> Doc:
+        return request.without_gateway_items(body)
+
     def answer(self, completion: Doc, ctx: ReplyContext) -> Doc:
         return answer.answer_from_canonical(completion, ctx)
 

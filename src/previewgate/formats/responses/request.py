@@ -7,6 +7,7 @@ what does not map as it is. The mapping table is in docs/formats.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -314,4 +315,29 @@ def from_canonical(request: Doc) -> Doc:
     text = _text_format(request.get("response_format"))
     if text is not None:
         out["text"] = text
+    return out
+
+
+# Item ids the gateway writes in rebuilt answers (msg_/rs_ + our id, fc_ + a minted call id).
+_OUR_ITEM_ID = re.compile(r"(msg|rs)_[0-9a-f]{32}(_[0-9]+)?|fc_[0-9a-f]{24}")
+
+
+def without_gateway_items(body: Doc) -> Doc:
+    """A copy of ``body`` whose input no longer names items only the gateway knows: ids it
+    wrote (the checkpoint never stored them) and reasoning it relayed without the
+    checkpoint's encrypted content."""
+    out = dict(body)
+    items = body.get("input")
+    if not isinstance(items, list):
+        return out
+    cleaned = []
+    for item in items:
+        if isinstance(item, dict):
+            if item.get("type") == "reasoning" and not item.get("encrypted_content"):
+                continue
+            item_id = item.get("id")
+            if isinstance(item_id, str) and _OUR_ITEM_ID.fullmatch(item_id):
+                item = {k: v for k, v in item.items() if k != "id"}
+        cleaned.append(item)
+    out["input"] = cleaned
     return out
