@@ -30,7 +30,6 @@ from previewgate.errors import (
 )
 from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.formats import CHAT, MESSAGES, RESPONSES
-from previewgate.formats.chat import parse_chat_body
 from previewgate.formats.codec import ClientFormat
 from previewgate.gateway.blind_schema import ToolCallIds, UpstreamToolCallIds
 from previewgate.gateway.proxy import forward, send_error
@@ -64,7 +63,6 @@ CLIENT_FORMATS: dict[str, ClientFormat] = {
 }
 MODEL_PATHS = frozenset(CLIENT_FORMATS)
 CLIENT_CLOSED = 499  # nginx's convention for "client closed request"
-__all__ = ["CHAT_PATHS", "MODEL_PATHS", "ModelEndpoints", "parse_chat_body"]
 INT32_MAX = 2**31 - 1  # usage token columns are 32-bit integers
 # A disconnect is noticed within this long (see _DisconnectWatcher).
 WATCH_AFTER_S = 0.02

@@ -132,7 +132,7 @@ OTHER_APIS: dict[str, dict[str, Any]] = {
             "stream": {"type": "boolean"},
             "tools": {"type": "array", "items": OPEN_OBJECT},
         },
-        "headers": (("anthropic-version", "required, e.g. 2023-06-01"),),
+        "headers": (("anthropic-version", "required: Anthropic's API version"),),
         "error": {
             "type": "object",
             "properties": {"type": {"const": "error"}, "error": OPEN_OBJECT},
@@ -152,7 +152,7 @@ def other_operation(spec: dict[str, Any]) -> dict[str, Any]:
     body = {"type": "object", "required": spec["required"], "properties": spec["properties"]}
     headers = [
         {"name": name, "in": "header", "required": True, "description": text}
-        | {"schema": {"type": "string", "minLength": 1, "maxLength": 40}}
+        | {"schema": {"type": "string", "enum": ["2023-06-01"]}}
         for name, text in spec["headers"]
     ]
     error = {"application/json": {"schema": spec["error"]}}
