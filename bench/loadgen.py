@@ -23,6 +23,7 @@ from procs import CLK_TCK, cpu_seconds
 
 REQUEST_TIMEOUT_S = 30.0
 DONE = b"data: [DONE]"
+MESSAGE_STOP = b'{"type":"message_stop"}'
 SETTLE_STEP_S = 0.2
 SETTLE_LIMIT_S = 60.0
 
@@ -37,6 +38,27 @@ class Target:
     api_key: str
     expect: bytes  # every good response contains it: proves who answered (e.g. the public id)
     process: str  # key of the server process whose CPU per request is reported
+    api: str = "chat"  # the client API: chat (OpenAI) or messages (Anthropic)
+
+    def body(self, stream: bool) -> bytes:
+        return (
+            messages_body(self.model, stream)
+            if self.api == "messages"
+            else chat_body(self.model, stream)
+        )
+
+    def headers(self) -> dict[str, str]:
+        if self.api == "messages":
+            return {
+                "content-type": "application/json",
+                "x-api-key": self.api_key,
+                "anthropic-version": "2023-06-01",
+            }
+        return {"content-type": "application/json", "authorization": f"Bearer {self.api_key}"}
+
+    @property
+    def stream_end(self) -> bytes:
+        return MESSAGE_STOP if self.api == "messages" else DONE
 
 
 @dataclass(slots=True)
@@ -74,6 +96,20 @@ def chat_body(model: str, stream: bool) -> bytes:
     return orjson.dumps(body)
 
 
+def messages_body(model: str, stream: bool) -> bytes:
+    """The same turn as `chat_body`, as an Anthropic Messages request."""
+    body: dict[str, object] = {
+        "model": model,
+        "system": "You are a terse assistant.",
+        "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
+        "max_tokens": 16,
+        "temperature": 0,
+    }
+    if stream:
+        body["stream"] = True
+    return orjson.dumps(body)
+
+
 async def _one(
     session: aiohttp.ClientSession,
     target: Target,
@@ -93,7 +129,7 @@ async def _one(
                         first = time.perf_counter()
                         head = chunk
                     tail = (tail + chunk)[-64:]
-                ok = resp.status == 200 and target.expect in head and DONE in tail
+                ok = resp.status == 200 and target.expect in head and target.stream_end in tail
             else:
                 body = await resp.read()
                 ok = resp.status == 200 and target.expect in body
@@ -116,8 +152,8 @@ async def _drive(
     concurrency: int,
     seconds: float,
 ) -> Sample:
-    payload = chat_body(target.model, stream)
-    headers = {"content-type": "application/json", "authorization": f"Bearer {target.api_key}"}
+    payload = target.body(stream)
+    headers = target.headers()
     sample = Sample()
     deadline = time.perf_counter() + seconds
 

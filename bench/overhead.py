@@ -59,7 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="pin the local PostgreSQL server to the upstream's CPUs (default: unpinned)",
     )
-    p.add_argument("--targets", default="gateway,experiment", help="besides direct (+litellm)")
+    p.add_argument(
+        "--targets", default="gateway,experiment,messages", help="besides direct (+litellm)"
+    )
     p.add_argument("--litellm", action="store_true", help="add LiteLLM's proxy (own venv)")
     p.add_argument("--workers", type=int, default=1, help="gateway processes (and CPUs)")
     p.add_argument("--uvicorn-http", choices=("httptools", "h11"), help="plain uvicorn, parser")
@@ -73,8 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     args.targets = {t.strip() for t in args.targets.split(",") if t.strip()}
-    if not args.targets <= {"gateway", "experiment"}:
-        p.error("--targets takes gateway and/or experiment")
+    if not args.targets <= {"gateway", "experiment", "messages"}:
+        p.error("--targets takes gateway, experiment and/or messages")
     if args.workers < 1:
         p.error("--workers >= 1")
     if args.py_spy and not PY_SPY.exists():

@@ -144,6 +144,9 @@ def issue7_checks(rows: Sequence[Record]) -> list[Record]:
             check(row, "x litellm", row["x_litellm"], goal, True)
         if mode == "json" and row["target"] == "experiment":
             check(row, "cpu ms/req", row["cpu_ms_per_req"], 0.5, False)
+    for row in rows:  # the formats issue: a translated experimented request (Messages client)
+        if row["target"] == "messages" and row["concurrency"] == 16:
+            check(row, "cpu ms/req", row["cpu_ms_per_req"], 0.6, False)
     return checks
 
 

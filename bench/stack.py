@@ -208,6 +208,16 @@ class Stack:
             Target(
                 "experiment", gw, PREVIEW_MODEL, self.user_key, PREVIEW_MODEL.encode(), "gateway"
             ),
+            # The same experiment asked through Anthropic's Messages API: translated both ways.
+            Target(
+                "messages",
+                f"http://127.0.0.1:{self.gateway_port}/v1/messages",
+                PREVIEW_MODEL,
+                self.user_key,
+                PREVIEW_MODEL.encode(),
+                "gateway",
+                api="messages",
+            ),
         ]
         if self.litellm is not None:
             ll = f"http://127.0.0.1:{self.litellm_port}/v1/chat/completions"

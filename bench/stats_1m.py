@@ -66,7 +66,7 @@ INSERT INTO usage (id, created_at, user_id, public_model_id, request_kind, statu
     total_ms, session_id, machine_id, client_ip, streamed, client_meta)
 SELECT id, created_at,
     CASE WHEN kind = 'user' THEN md5('user' || subject_n)::uuid END,
-    'acme/preview-bench', 'chat.completions',
+    'acme/preview-bench', 'chat',
     CASE WHEN has_error THEN 502 ELSE 200 END, has_error,
     CASE WHEN has_error THEN 'upstream_5xx' END,
     CASE WHEN NOT has_error THEN input_tokens END,

@@ -23,7 +23,7 @@ from previewgate.errors import PreviewGateError
 from previewgate.evidence import endpoints as evidence_endpoints
 from previewgate.experiments import endpoints as experiments_endpoints
 from previewgate.feedback import endpoints as feedback_endpoints
-from previewgate.gateway.endpoints import CHAT_PATHS, ChatCompletions
+from previewgate.gateway.endpoints import MODEL_PATHS, ModelEndpoints
 from previewgate.gateway.openapi import document_chat
 from previewgate.partner_pages import endpoints as partner_pages_endpoints
 from previewgate.partners import endpoints as partners_endpoints
@@ -141,16 +141,17 @@ def build_api(runtime: Runtime, manage_runtime: bool) -> FastAPI:
 
 
 class PreviewGateApp:
-    """The outermost ASGI app: chat completions bypass the framework."""
+    """The outermost ASGI app: the model endpoints (chat, responses, messages) bypass the
+    framework."""
 
     def __init__(self, runtime: Runtime, manage_runtime: bool = True) -> None:
         self.runtime = runtime
         self.api = build_api(runtime, manage_runtime)
-        self.chat = ChatCompletions(runtime)
+        self.models = ModelEndpoints(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in CHAT_PATHS:
-            await self.chat(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] in MODEL_PATHS:
+            await self.models(scope, receive, send)
             return
         await self.api(scope, receive, send)
 

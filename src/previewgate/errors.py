@@ -6,6 +6,7 @@ PreviewGateError                 status  code
 │   ├── DataCollectionRequired   400     data_collection_required
 │   ├── ContextLengthExceeded    400     context_length_exceeded
 │   ├── ContentPolicyViolation   400     content_policy_violation
+│   ├── UnsupportedForThisModel  400     unsupported_for_this_model
 │   └── PayloadTooLarge          413     payload_too_large
 ├── Unauthorized                 401     unauthorized
 ├── PaymentRequired              402     insufficient_balance
@@ -76,6 +77,12 @@ class ContextLengthExceeded(BadRequest):
 
 class ContentPolicyViolation(BadRequest):
     code = "content_policy_violation"
+
+
+class UnsupportedForThisModel(BadRequest):
+    """A request feature the serving model's API format cannot carry (see docs/formats.md)."""
+
+    code = "unsupported_for_this_model"
 
 
 class PayloadTooLarge(BadRequest):

@@ -65,7 +65,7 @@ def _pair(
         "created_at": at,
         "user_id": None,
         "public_model_id": PUBLIC_ID,
-        "request_kind": "chat.completions",
+        "request_kind": "chat",
         "status_code": 502 if error else 200,
         "has_error": error,
         "error_kind": "upstream_5xx" if error else None,

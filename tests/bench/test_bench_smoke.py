@@ -54,7 +54,7 @@ def test_overhead_benchmark_prints_direct_gateway_and_experiment_rows() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     rows = _rows(done.stdout)
     for mode in ("json", "stream"):
-        for target in ("direct", "gateway", "experiment"):
+        for target in ("direct", "gateway", "experiment", "messages"):
             row = rows.get((mode, target))
             assert row is not None, f"no {mode}/{target} row in:\n{done.stdout}"
             assert row["rps"] > 0 and row["requests"] > 0, row

@@ -89,7 +89,7 @@ def request_rows(
         "created_at": at,
         "user_id": user_id,
         "public_model_id": "acme/preview",
-        "request_kind": "chat.completions",
+        "request_kind": "chat",
         "status_code": 500 if error else 200,
         "has_error": error,
         "error_kind": "upstream_5xx" if error else None,

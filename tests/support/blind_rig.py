@@ -25,6 +25,26 @@ from tests.support.leaky_upstream import LeakyUpstream
 from tests.support.servers import GatewayServer
 
 URL = "/v1/chat/completions"
+PATHS = {"chat": URL, "responses": "/v1/responses", "messages": "/v1/messages"}
+
+
+def client_body(client: str, text: str, stream: bool, logprobs: bool = True) -> dict[str, Any]:
+    """One user turn in a client API's own request shape."""
+    if client == "responses":
+        return {"model": PREVIEW_ID, "stream": stream, "input": text}
+    if client == "messages":
+        messages = [{"role": "user", "content": text}]
+        return {"model": PREVIEW_ID, "stream": stream, "max_tokens": 64, "messages": messages}
+    body: dict[str, Any] = {
+        "model": PREVIEW_ID,
+        "stream": stream,
+        "messages": [{"role": "user", "content": text}],
+    }
+    if logprobs:
+        body.update(logprobs=True, top_logprobs=1)
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
 
 
 @dataclass
@@ -59,22 +79,18 @@ class BlindRig:
         eol: str = "lf",
         split: str = "",
         request_id: str | None = None,
+        client: str = "chat",
+        logprobs: bool = True,
     ) -> Capture:
         marker = f"#leak:{scenario} eol={eol}" + (f" split={split}" if split else "")
-        body: dict[str, Any] = {
-            "model": PREVIEW_ID,
-            "stream": stream,
-            "logprobs": True,
-            "top_logprobs": 1,
-            "messages": [{"role": "user", "content": marker}],
-        }
-        if stream:
-            body["stream_options"] = {"include_usage": True}
+        body = client_body(client, marker, stream, logprobs)
         headers = {"x-kilocode-machineid": self.machines[slot]}
+        if client == "messages":
+            headers["anthropic-version"] = "2023-06-01"
         headers["x-kilo-request"] = request_id or f"req-{uuid.uuid4().hex}"
         self.sent.append({"scenario": scenario, "slot": slot, "stream": stream, **headers})
         try:
-            r = self.client.post(URL, json=body, headers=headers)
+            r = self.client.post(PATHS[client], json=body, headers=headers)
         except httpx.TransportError as exc:  # a dropped connection is a failure to report
             return Capture(0, [], f"transport error: {type(exc).__name__}: {exc}".encode())
         return Capture.of(r)
@@ -92,13 +108,16 @@ def _machines_per_slot(exp: LiveExperiment) -> list[str]:
 
 
 @contextmanager
-def blind_rig(gateway: GatewayServer, slots: int = 2) -> Iterator[BlindRig]:
-    """A running experiment with ``slots`` leaky checkpoints (one upstream each)."""
+def blind_rig(
+    gateway: GatewayServer, slots: int = 2, api_formats: list[str] | None = None
+) -> Iterator[BlindRig]:
+    """A running experiment with ``slots`` leaky checkpoints (one upstream each), speaking
+    ``api_formats`` (default: chat)."""
     upstreams = [LeakyUpstream().start() for _ in range(slots)]
     try:
         admin = admin_client(gateway)
         create_preview_model(admin)
-        exp = start_experiment(admin, upstreams)  # type: ignore[arg-type]
+        exp = start_experiment(admin, upstreams, api_formats=api_formats)  # type: ignore[arg-type]
         with httpx.Client(base_url=gateway.base_url, timeout=30) as client:
             yield BlindRig(gateway, upstreams, exp, _machines_per_slot(exp), client)
     finally:

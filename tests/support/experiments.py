@@ -67,6 +67,7 @@ def start_experiment(
     require_opt_in: bool = False,
     allow_anonymous: bool = True,
     activate: bool = True,
+    api_formats: list[str] | None = None,
 ) -> LiveExperiment:
     r = admin.post(
         "/admin/api/experiments",
@@ -84,14 +85,12 @@ def start_experiment(
         label = f"label-{index}-zq"
         internal = f"acme-internal-rc{index}-xk"
         key = f"sk-partner-secret-{index}-7f3a9c"
+        upstream = {"internal_id": internal, "base_url": mock.base_url}
+        if api_formats:
+            upstream["api_format"] = api_formats[index]
         r = exp.post(
             "/variants",
-            json={
-                "label": label,
-                "weight": weight,
-                "api_key": key,
-                "upstream": {"internal_id": internal, "base_url": mock.base_url},
-            },
+            json={"label": label, "weight": weight, "api_key": key, "upstream": upstream},
         )
         assert r.status_code == 201, r.text
         exp.slots.append(Slot(r.json()["id"], label, internal, key, mock))

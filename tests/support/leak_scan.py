@@ -37,7 +37,7 @@ USAGE_KEYS = {
     "cost",
 }
 USAGE_DETAIL_KEYS = {  # gateway/blind_schema.py's documented allowlist
-    "prompt_tokens_details": {"cached_tokens", "audio_tokens"},
+    "prompt_tokens_details": {"cached_tokens", "cache_write_tokens", "audio_tokens"},
     "completion_tokens_details": {
         "reasoning_tokens",
         "audio_tokens",

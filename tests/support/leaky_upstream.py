@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.support.leaky_answers import BUILDERS, EOLS, Reply, Secrets
+from tests.support.leaky_formats import FORMAT_BUILDERS
 from tests.support.servers import LoopThread
 
 LEAK = "#leak:"
@@ -56,9 +57,15 @@ def _options(content: str) -> tuple[str, dict[str, str]]:
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
+    """The last user turn's text, in a chat, Messages or Responses body."""
+    turns = body.get("messages") or body.get("input") or []
+    if isinstance(turns, str):
+        return turns
+    for message in reversed(turns):
         if isinstance(message, dict) and message.get("role") == "user":
             content = message.get("content")
+            if isinstance(content, list) and content and isinstance(content[-1], dict):
+                content = content[-1].get("text")
             return content if isinstance(content, str) else ""
     return ""
 
@@ -166,9 +173,12 @@ class LeakyUpstream:
         if not text.startswith(LEAK):
             return Reply(pieces=[b'{"error": "no scenario"}'], status_line=b"HTTP/1.1 400 Bad"), ""
         scenario, options = _options(text)
-        key = headers.get("authorization", "").removeprefix("Bearer ")
+        key = headers.get("authorization", "").removeprefix("Bearer ") or headers.get(
+            "x-api-key", ""
+        )
         s = self.secrets(str(body.get("model")), key)
-        reply = BUILDERS[scenario](s, EOLS[options.get("eol", "lf")], options)
+        builder = BUILDERS.get(scenario) or FORMAT_BUILDERS[scenario]
+        reply = builder(s, EOLS[options.get("eol", "lf")], options)
         if not reply.pieces or len(reply.pieces) == 1:
             reply.pieces = split_body(b"".join(reply.pieces), options.get("split", ""))
         return reply, scenario

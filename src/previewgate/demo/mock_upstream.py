@@ -9,6 +9,9 @@ When the request offers ``tools`` (and ``tool_choice`` is not ``"none"``) and th
 message is not a tool result, the answer is a call of the chosen (else the first) tool, with
 placeholder arguments for the tool's required parameters and ``finish_reason: "tool_calls"``,
 in JSON or streamed in the OpenAI shape (the arguments arrive in pieces).
+
+It also speaks Anthropic Messages (``/v1/messages``) and OpenAI Responses (``/v1/responses``),
+in their own shapes (`mock_formats`), so a checkpoint of any ``api_format`` can be faked.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from previewgate.demo import mock_formats
 
 
 @dataclass
@@ -44,7 +49,23 @@ class MockUpstream:
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/chat/completions", self.chat)
         app.router.add_post("/api/v1/chat/completions", self.chat)
+        for path in ("/v1/messages", "/messages", "/v1/responses", "/responses"):
+            app.router.add_post(path, self.other_format)
         return app
+
+    async def other_format(self, request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read())
+        self.requests.append(RecordedRequest(request.path, dict(request.headers), body))
+        behaviour = _behaviour(body)
+        if request.path.endswith("/messages"):
+            handler = mock_formats.messages
+            keyed = "x-api-key" in request.headers or "authorization" in request.headers
+            if not keyed or not request.headers.get("anthropic-version"):
+                error = {"type": "authentication_error", "message": "a key is required"}
+                return web.json_response({"type": "error", "error": error}, status=401)
+        else:
+            handler = mock_formats.responses
+        return await handler(request, body, self.reply, behaviour, len(self.requests))
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read())
@@ -187,10 +208,15 @@ class MockUpstream:
 
 
 def _behaviour(body: dict[str, Any]) -> str:
-    messages = body.get("messages") or []
-    for message in reversed(messages):
+    """The ``#mock:`` word of the last user turn, in any of the three formats."""
+    turns = body.get("messages") or body.get("input") or []
+    if isinstance(turns, str):
+        turns = [{"role": "user", "content": turns}]
+    for message in reversed(turns):
         if isinstance(message, dict) and message.get("role") == "user":
             content = message.get("content")
+            if isinstance(content, list) and content and isinstance(content[-1], dict):
+                content = content[-1].get("text")
             if isinstance(content, str) and content.startswith("#mock:"):
                 return content[6:].split()[0]
             break

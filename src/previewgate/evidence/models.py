@@ -56,3 +56,5 @@ class ExperimentRequest(Base):
     response_sha256: Mapped[str] = mapped_column(String(64))
     was_truncated: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
+    # The client's API (chat | responses | messages); captures are canonical whatever it is.
+    request_kind: Mapped[str] = mapped_column(String(16), server_default=text("'chat'"))

@@ -20,6 +20,7 @@ from previewgate.evidence import queries
 from previewgate.evidence.blobs import BlobStore, BlobStoreError
 from previewgate.evidence.capture import capture_prompt
 from previewgate.evidence.models import ABSENT, FAILED
+from previewgate.formats import canonical_request
 from previewgate.usage.events import AttributionEvent, UsageEvent
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,10 @@ def _capture(attribution: AttributionEvent, limit_bytes: int) -> Captured:
     response: Side
     truncated = False
     try:
-        prompt = capture_prompt(attribution.upstream_body, limit_bytes)
+        body = attribution.upstream_body
+        if attribution.upstream_format != "openai-chat":
+            body = canonical_request(attribution.upstream_format, body)
+        prompt = capture_prompt(body, limit_bytes)
     except Exception as exc:  # e.g. RecursionError on a body nested ~1000 deep
         system = rest = _capture_failed("prompt", exc)
     else:
@@ -176,6 +180,7 @@ class EvidenceRecorder:
                         "request_body_sha256": rest,
                         "response_sha256": response,
                         "was_truncated": truncated,
+                        "request_kind": attribution.request_kind,
                         # Identical to the usage row's, by construction: one value travels both.
                         "created_at": event.created_at,
                     }

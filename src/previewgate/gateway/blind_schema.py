@@ -19,7 +19,7 @@ logprobs               ``content`` / ``refusal``: ``token``, ``logprob`` (non-fi
                        -9999.0, OpenAI's own floor), ``bytes``, ``top_logprobs``
 usage                  non-negative integer token counts: ``prompt_tokens``,
                        ``completion_tokens``, ``total_tokens``, ``prompt_tokens_details
-                       .cached_tokens|audio_tokens``, ``completion_tokens_details
+                       .cached_tokens|cache_write_tokens|audio_tokens``, ``completion_tokens_details
                        .reasoning_tokens|audio_tokens|accepted_prediction_tokens|
                        rejected_prediction_tokens``; ``cost`` is the gateway's
 =====================  ==================================================================
@@ -39,7 +39,7 @@ FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "f
 _TEXT_FIELDS = ("content", "refusal")
 _USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _USAGE_DETAILS = {
-    "prompt_tokens_details": ("cached_tokens", "audio_tokens"),
+    "prompt_tokens_details": ("cached_tokens", "cache_write_tokens", "audio_tokens"),
     "completion_tokens_details": (
         "reasoning_tokens",
         "audio_tokens",
@@ -69,6 +69,18 @@ class ToolCallIds:
             self._key, f"{public_id}\x00{upstream_id}".encode(), hashlib.sha256
         ).hexdigest()
         return "call_" + digest[:24]
+
+
+class UpstreamToolCallIds(ToolCallIds):
+    """Production answers translated from another format keep the upstream's tool-call ids
+    (only a missing one is minted)."""
+
+    __slots__ = ()
+
+    def mint(self, public_id: str, upstream_id: str) -> str:
+        if upstream_id.startswith("gen-"):  # the rebuilder's stand-in for a missing id
+            return super().mint(public_id, upstream_id)
+        return upstream_id
 
 
 class Rebuilder:

@@ -1,4 +1,5 @@
-"""The hot path: ``POST /v1/chat/completions`` as a plain ASGI handler.
+"""The hot path: ``POST /v1/chat/completions``, ``/v1/responses`` and ``/v1/messages`` as
+one plain ASGI handler, the client's API format chosen by the path.
 
 It runs outside the web framework on purpose: no dependency injection,
 validation models or response classes per request, only what the request needs.
@@ -24,16 +25,17 @@ from previewgate import metrics
 from previewgate.errors import (
     BadRequest,
     InternalError,
-    InvalidJson,
     PayloadTooLarge,
     PreviewGateError,
 )
 from previewgate.evidence.sse_assembly import ResponseAssembler
-from previewgate.gateway.blind_schema import ToolCallIds
+from previewgate.formats import CHAT, MESSAGES, RESPONSES
+from previewgate.formats.codec import ClientFormat
+from previewgate.gateway.blind_schema import ToolCallIds, UpstreamToolCallIds
 from previewgate.gateway.proxy import forward, send_error
 from previewgate.gateway.relay import Outcome, RelayContext
 from previewgate.gateway.resolve import RouteDecision, resolve
-from previewgate.gateway.upstream import build_upstream_body, client_wants_usage
+from previewgate.gateway.upstream import UpstreamRequest, build_upstream_request
 from previewgate.identity import Identity, identify
 from previewgate.store.base import utcnow
 from previewgate.usage.events import AttributionEvent, UsageEvent
@@ -47,15 +49,20 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-CHAT_PATHS = frozenset(
-    {
-        "/v1/chat/completions",
-        "/api/openrouter/v1/chat/completions",
-        "/api/openrouter/chat/completions",
-    }
-)
+
+def _paths(name: str) -> frozenset[str]:
+    """Where an endpoint is mounted: ours, and OpenRouter's two spellings."""
+    return frozenset({f"/v1/{name}", f"/api/openrouter/v1/{name}", f"/api/openrouter/{name}"})
+
+
+CHAT_PATHS = _paths("chat/completions")
+CLIENT_FORMATS: dict[str, ClientFormat] = {
+    **dict.fromkeys(CHAT_PATHS, CHAT),
+    **dict.fromkeys(_paths("responses"), RESPONSES),
+    **dict.fromkeys(_paths("messages"), MESSAGES),
+}
+MODEL_PATHS = frozenset(CLIENT_FORMATS)
 CLIENT_CLOSED = 499  # nginx's convention for "client closed request"
-MAX_MODEL_ID = 200  # the width of usage.public_model_id
 INT32_MAX = 2**31 - 1  # usage token columns are 32-bit integers
 # A disconnect is noticed within this long (see _DisconnectWatcher).
 WATCH_AFTER_S = 0.02
@@ -78,35 +85,6 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
         parts.append(chunk)
         if not message.get("more_body"):
             return b"".join(parts)
-
-
-def parse_chat_body(raw: bytes) -> dict[str, Any]:
-    if not raw:
-        raise InvalidJson("request body is empty; expected a JSON object")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"request body is not valid JSON: {exc.msg}") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise BadRequest("'model' is required and must be a non-empty string", code="missing_model")
-    if len(model) > MAX_MODEL_ID or not model.isprintable():
-        raise BadRequest(
-            f"'model' must be at most {MAX_MODEL_ID} printable characters", code="invalid_model"
-        )
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest(
-            "'messages' is required and must be a non-empty array", code="missing_messages"
-        )
-    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-        raise BadRequest("each message must be an object with a 'role'", code="invalid_messages")
-    stream = body.get("stream", False)
-    if stream is not None and not isinstance(stream, bool):
-        raise BadRequest("'stream' must be a boolean")
-    return body
 
 
 def _encode(body: dict[str, Any]) -> bytes:
@@ -160,14 +138,28 @@ def _tool_call_key(encryption_key: bytes | None) -> bytes:
     return hmac.new(base, b"previewgate tool-call ids", hashlib.sha256).digest()
 
 
-class ChatCompletions:
+def _authorization(client: ClientFormat, headers: dict[str, str]) -> str | None:
+    """The caller's key: ``Authorization: Bearer``, or Anthropic's ``x-api-key``."""
+    authorization = headers.get("authorization")
+    if authorization is None and client.kind == "messages" and "x-api-key" in headers:
+        return "Bearer " + headers["x-api-key"]
+    return authorization
+
+
+class ModelEndpoints:
+    """Every model endpoint; the path says which API format the client speaks."""
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.tool_ids = ToolCallIds(_tool_call_key(runtime.settings.encryption_key_bytes()))
+        key = _tool_call_key(runtime.settings.encryption_key_bytes())
+        self.tool_ids = ToolCallIds(key)
+        self.kept_ids = UpstreamToolCallIds(key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = CLIENT_FORMATS[scope["path"]]
         if scope["method"] != "POST":
-            await send_error(send, BadRequest("use POST", code="method_not_allowed"))
+            error = BadRequest("use POST", code="method_not_allowed")
+            await send_error(send, error, client.error_body(error))
             return
         started = time.perf_counter()
         created_at = utcnow()
@@ -176,20 +168,22 @@ class ChatCompletions:
         peer = scope.get("client")
         try:
             raw = await read_body(receive, headers, rt.settings.max_body_bytes)
-            body = parse_chat_body(raw)
+            if client.kind == "messages" and not headers.get("anthropic-version"):
+                raise BadRequest("anthropic-version: header is required")
+            body = client.parse(raw)
             caller = await rt.routing.caller(
-                headers.get("authorization"), rt.settings.anonymous_key
+                _authorization(client, headers), rt.settings.anonymous_key
             )
             identity = identify(headers, peer[0] if peer else None, caller, rt.settings)
             decision = resolve(
                 body, identity, rt.routing.snapshot, rt.routing.is_fresh(), rt.settings, created_at
             )
             stream = bool(body.get("stream"))
-            upstream_body = build_upstream_body(body, decision, stream)
-            payload = _encode(upstream_body)
+            call = build_upstream_request(body, client, decision, stream, headers)
+            payload = _encode(call.body)
         except PreviewGateError as error:
             metrics.CHAT_REQUESTS[error.status // 100].inc()
-            await send_error(send, error)
+            await send_error(send, error, client.error_body(error))
             return
         except asyncio.CancelledError:
             return
@@ -199,9 +193,12 @@ class ChatCompletions:
             route=decision,
             response_id=response_id(usage_id),
             created=int(time.time()),
-            wants_usage=client_wants_usage(body),
+            wants_usage=client.wants_usage(body),
             streamed=stream,
-            tool_ids=self.tool_ids,
+            tool_ids=self.tool_ids if decision.experimented else self.kept_ids,
+            client=client,
+            upstream=call.format,
+            request=body,
         )
         outcome = Outcome(
             answer=ResponseAssembler(rt.settings.capture_limit_bytes)
@@ -212,9 +209,7 @@ class ChatCompletions:
         # than running the proxy in a task of its own.
         watcher = _DisconnectWatcher(receive)
         try:
-            await forward(
-                rt.http, send, ctx, decision.url, decision.api_key, payload, outcome, started
-            )
+            await forward(rt.http, send, ctx, call, payload, outcome, started)
         except asyncio.CancelledError:
             if not watcher.disconnected:
                 raise  # shutdown, not the client
@@ -226,7 +221,8 @@ class ChatCompletions:
             outcome.error_kind = outcome.error_kind or "gateway_error"
             if not outcome.response_started:
                 outcome.status_code = 500
-                await send_error(send, InternalError("internal error"))
+                internal = InternalError("internal error")
+                await send_error(send, internal, client.error_body(internal))
         finally:
             watcher.stop()
             self._record(
@@ -234,10 +230,9 @@ class ChatCompletions:
                 created_at,
                 started,
                 identity,
-                decision,
-                upstream_body,
+                ctx,
+                call,
                 len(payload),
-                stream,
                 outcome,
             )
 
@@ -247,12 +242,13 @@ class ChatCompletions:
         created_at: Any,
         started: float,
         identity: Identity,
-        decision: RouteDecision,
-        upstream_body: dict[str, Any],
+        ctx: RelayContext,
+        call: UpstreamRequest,
         upstream_bytes: int,
-        stream: bool,
         outcome: Outcome,
     ) -> None:
+        decision: RouteDecision = ctx.route
+        stream = ctx.streamed
         total_s = time.perf_counter() - started
         usage = outcome.usage or {}
         status = outcome.status_code or 500
@@ -268,7 +264,9 @@ class ChatCompletions:
                 variant_version_id=decision.version_id,
                 allocation_subject=decision.allocation_subject,
                 client_request_id=identity.client_request_id,
-                upstream_body=upstream_body,
+                upstream_body=call.body,
+                upstream_format=call.format.api_format,
+                request_kind=ctx.client.kind,
                 upstream_bytes=upstream_bytes,
                 response=outcome.answer,
                 response_bytes=outcome.answer_bytes,
@@ -280,6 +278,7 @@ class ChatCompletions:
             created_at=created_at,
             user_id=identity.caller.user_id if identity.caller else None,
             public_model_id=decision.public_id,
+            request_kind=ctx.client.kind,
             status_code=status,
             has_error=has_error,
             error_kind=outcome.error_kind or (f"http_{status}" if status >= 400 else None),

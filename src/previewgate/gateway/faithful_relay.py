@@ -1,7 +1,9 @@
 """Faithful relays: production and default-upstream answers, byte for byte but for our ids.
 
 The client gets the upstream's bytes unchanged except the top-level ``id`` (the gateway's),
-``model`` (the public id, for catalog routes) and ``usage.cost`` (our price), spliced in place
+``model`` (the public id, for catalog routes) and ``usage.cost`` (our price) — and the same
+members of a stream event's envelope (Anthropic's ``message``, Responses' ``response``) when
+client and upstream speak one of those formats — spliced in place
 by `json_splice` so large integers, escapes, key order, whitespace, unknown fields and SSE
 comments, ``event:``/``id:`` lines and line ends survive. A usage-only stream chunk the client
 did not ask for is dropped (we ask for it to count tokens). Error bodies (status >= 300) are
@@ -16,6 +18,9 @@ from typing import Any
 import orjson
 
 from previewgate.errors import InvalidUpstreamResponse, UpstreamError
+from previewgate.formats.anthropic.answer import ERROR_TYPES as _TYPES
+from previewgate.formats.anthropic.answer import error_type
+from previewgate.formats.codec import StreamDecoder
 from previewgate.gateway.json_splice import Span, splice, top_level_spans
 from previewgate.gateway.relay import (
     INBAND_ERROR,
@@ -63,14 +68,17 @@ def _encoded_headers(
 
 
 class _Splicer:
-    """Writes our ``id``, ``model`` and ``usage.cost`` into one JSON document's bytes."""
+    """Writes our ``id``, ``model`` and ``usage.cost`` into one JSON document's bytes (and
+    into its ``envelope`` member, for formats whose stream events nest the answer's)."""
 
-    __slots__ = ("_id", "_model", "_names", "cost")
+    __slots__ = ("_envelope", "_id", "_inner", "_model", "_names", "cost")
 
     def __init__(self, ctx: RelayContext) -> None:
         self._id = orjson.dumps(ctx.response_id)
         self._model = orjson.dumps(ctx.public_id)
-        self._names = _WITH_MODEL if ctx.rewrite_model else _WITHOUT_MODEL
+        self._inner = _WITH_MODEL if ctx.rewrite_model else _WITHOUT_MODEL
+        self._envelope = ctx.upstream.envelope
+        self._names = self._inner | {self._envelope} if self._envelope else self._inner
         self.cost: bytes | None = None  # set once the usage is known
 
     def spans(self, doc: bytes, start: int, end: int) -> list[Span]:
@@ -81,7 +89,11 @@ class _Splicer:
             return self._id
         if name == "model":
             return self._model
-        if self.cost is None or not old.startswith(b"{"):
+        if not old.startswith(b"{"):
+            return None
+        if name == self._envelope:
+            return splice(old, top_level_spans(old, 0, len(old), self._inner), self)
+        if self.cost is None:
             return None
         return _set_cost(old, self.cost)
 
@@ -119,11 +131,12 @@ class FaithfulJson(BodyReader):
                 "invalid_response", InvalidUpstreamResponse("Invalid upstream answer.")
             )
         self.note_upstream_id(doc)
-        if doc.get("error") is not None:
+        canonical = doc if self.ctx.upstream.envelope is None else self.ctx.upstream.answer(doc)
+        if canonical.get("error") is not None:
             self.outcome.error_kind = INBAND_ERROR
         splicer = _Splicer(self.ctx)
-        if isinstance(doc.get("usage"), dict):
-            splicer.cost = orjson.dumps(self.record_usage(doc["usage"]))
+        if isinstance(canonical.get("usage"), dict):
+            splicer.cost = orjson.dumps(self.record_usage(canonical["usage"]))
         body = splice(body, splicer.spans(body, 0, len(body)), splicer)
         self.outcome.status_code = self.status
         self.outcome.response_started = True
@@ -146,6 +159,8 @@ class FaithfulStream(Relay):
         self._splice = _Splicer(ctx)
         self._pending: list[bytes] = []  # raw lines of an event whose JSON spans data lines
         self._pending_size = 0
+        # Formats with typed events are read into canonical chunks for usage and errors.
+        self._decoder = ctx.upstream.decoder() if ctx.upstream.envelope else None
 
     def start(self) -> Head | None:
         return self.sse_head(self.status, _encoded_headers(self.headers, skip="content-type"))
@@ -211,6 +226,8 @@ class FaithfulStream(Relay):
         """
         if not isinstance(doc, dict):
             return False
+        if self._decoder is not None:
+            return self._inspect_typed(doc, self._decoder)
         self.note_upstream_id(doc)
         if doc.get("error") is not None and self.outcome.error_kind is None:
             self.outcome.error_kind = INBAND_ERROR
@@ -218,6 +235,15 @@ class FaithfulStream(Relay):
             return False
         self._splice.cost = orjson.dumps(self.record_usage(doc["usage"]))
         return not self.ctx.wants_usage and not doc.get("choices")
+
+    def _inspect_typed(self, doc: dict[str, Any], decoder: StreamDecoder) -> bool:
+        self.note_upstream_id(doc, decoder.upstream_id(doc))
+        for chunk in decoder.feed(doc):
+            if chunk.get("error") is not None and self.outcome.error_kind is None:
+                self.outcome.error_kind = INBAND_ERROR
+            if isinstance(chunk.get("usage"), dict):
+                self._splice.cost = orjson.dumps(self.record_usage(chunk["usage"]))
+        return False
 
     def _flush_pending(self) -> bytes:
         """A multi-line ``data:`` event: our values spliced into the joined payload, each line
@@ -257,6 +283,8 @@ class FaithfulError(ErrorBodyReader):
             return self.fail(kind, InvalidUpstreamResponse("Invalid upstream answer."))
         secrets = self.ctx.route.secrets()  # only errors need them: not made per request
         body = scrub_error_body(self.body(), status, self.ctx.public_id, secrets)
+        if self.ctx.client.kind == "messages":
+            body = anthropic_error_body(body, status)
         self.outcome.error_kind = f"upstream_{status}"
         self.outcome.status_code = status
         self.outcome.response_started = True
@@ -303,3 +331,16 @@ def scrub_error_body(body: bytes, status: int, public_id: str, secrets: Sequence
     if isinstance(obj, dict) and "model" in obj:
         out["model"] = public_id
     return orjson.dumps(out)
+
+
+_KNOWN = frozenset(_TYPES.values()) | {"api_error", "invalid_request_error"}
+
+
+def anthropic_error_body(scrubbed: bytes, status: int) -> bytes:
+    """A scrubbed OpenAI-shaped error in Anthropic's shape: the message kept, the type
+    Anthropic's for the status (an Anthropic upstream's own type when it gave one)."""
+    error = orjson.loads(scrubbed)["error"]
+    etype = error.get("type")
+    if etype not in _KNOWN:
+        etype = error_type(status)
+    return orjson.dumps({"type": "error", "error": {"type": etype, "message": error["message"]}})

@@ -306,15 +306,26 @@ class UpstreamClient:
         self._closed = False
 
     async def post(
-        self, url: str, payload: bytes, *, api_key: str | None, stream: bool
+        self,
+        url: str,
+        payload: bytes,
+        *,
+        api_key: str | None,
+        stream: bool,
+        key_header: bytes = b"\r\nauthorization: Bearer ",
+        headers: bytes = b"",
     ) -> UpstreamResponse:
-        """Send the request and wait for the status line and headers."""
+        """Send the request and wait for the status line and headers.
+
+        ``key_header`` introduces the key (each API format names it its own way); ``headers``
+        are further lines, each starting with CRLF.
+        """
         origin, head = self._target(url)
         accept = b"text/event-stream" if stream else b"application/json"
         lines = [head, b"accept: ", accept, b"\r\ncontent-length: ", b"%d" % len(payload)]
         if api_key:
-            lines += [b"\r\nauthorization: Bearer ", api_key.encode("latin-1")]
-        lines += [b"\r\n\r\n", payload]
+            lines += [key_header, api_key.encode("latin-1")]
+        lines += [headers, b"\r\n\r\n", payload]
         conn = self._take_idle(origin) or await self._connect(origin)
         conn.begin(lines)
         try:

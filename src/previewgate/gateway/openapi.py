@@ -1,4 +1,5 @@
-"""``POST /v1/chat/completions`` in the app's OpenAPI document.
+"""``POST /v1/chat/completions``, ``/v1/responses`` and ``/v1/messages`` in the app's OpenAPI
+document.
 
 The chat endpoint is a plain ASGI handler in front of FastAPI (``app.PreviewGateApp``), so
 FastAPI never sees it and cannot describe it. ``document_chat(api)`` wraps ``api.openapi``
@@ -102,13 +103,89 @@ def chat_operation() -> dict[str, Any]:
     }
 
 
+OPEN_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+MODEL = {"type": "string", "minLength": 1, "maxLength": 200}
+OTHER_APIS: dict[str, dict[str, Any]] = {
+    "/v1/responses": {
+        "operationId": "create_response",
+        "summary": "Create a response (OpenAI Responses API)",
+        "required": ["model", "input"],
+        "properties": {
+            "model": MODEL,
+            "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": OPEN_OBJECT}]},
+            "instructions": {"type": "string"},
+            "stream": {"type": "boolean"},
+            "tools": {"type": "array", "items": OPEN_OBJECT},
+        },
+        "headers": (),
+        "error": _ref(ChatErrorResponse),
+    },
+    "/v1/messages": {
+        "operationId": "create_message",
+        "summary": "Create a message (Anthropic Messages API)",
+        "required": ["model", "max_tokens", "messages"],
+        "properties": {
+            "model": MODEL,
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "messages": {"type": "array", "minItems": 1, "items": OPEN_OBJECT},
+            "system": {"anyOf": [{"type": "string"}, {"type": "array", "items": OPEN_OBJECT}]},
+            "stream": {"type": "boolean"},
+            "tools": {"type": "array", "items": OPEN_OBJECT},
+        },
+        "headers": (("anthropic-version", "required: Anthropic's API version"),),
+        "error": {
+            "type": "object",
+            "properties": {"type": {"const": "error"}, "error": OPEN_OBJECT},
+        },
+    },
+}
+OTHER_DESCRIPTION = (
+    "The same models as chat completions, asked in another API's shape: streamed (typed "
+    "`text/event-stream` events) or not; also served under `/api/openrouter/v1/` and "
+    "`/api/openrouter/`. A model whose checkpoint speaks another API is translated; what "
+    "cannot be translated is refused with 400 `unsupported_for_this_model` (docs/formats.md)."
+)
+
+
+def other_operation(spec: dict[str, Any]) -> dict[str, Any]:
+    """A Responses or Messages operation: the shape's core fields, the rest open."""
+    body = {"type": "object", "required": spec["required"], "properties": spec["properties"]}
+    headers = [
+        {"name": name, "in": "header", "required": True, "description": text}
+        | {"schema": {"type": "string", "enum": ["2023-06-01"]}}
+        for name, text in spec["headers"]
+    ]
+    error = {"application/json": {"schema": spec["error"]}}
+    return {
+        "tags": ["chat"],
+        "summary": spec["summary"],
+        "operationId": spec["operationId"],
+        "description": OTHER_DESCRIPTION,
+        "parameters": headers,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": {
+                "description": "the answer (JSON), or its events (SSE) when `stream` is true",
+                "content": {
+                    "application/json": {"schema": OPEN_OBJECT},
+                    "text/event-stream": {"schema": OPEN_OBJECT},
+                },
+            },
+            **{status: {"description": text, "content": error} for status, text in ERRORS.items()},
+        },
+    }
+
+
 def merge_chat(document: dict[str, Any]) -> dict[str, Any]:
-    """Add the chat operation and its schemas to ``document`` (in place; returned too)."""
+    """Add the model operations and their schemas to ``document`` (in place; returned too)."""
     components = document.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in chat_schemas().items():
         if components.setdefault(name, schema) != schema:
             raise RuntimeError(f"OpenAPI schema name {name!r} is taken by another model")
-    document.setdefault("paths", {})[PATH] = {"post": chat_operation()}
+    paths = document.setdefault("paths", {})
+    paths[PATH] = {"post": chat_operation()}
+    for path, spec in OTHER_APIS.items():
+        paths[path] = {"post": other_operation(spec)}
     return document
 
 

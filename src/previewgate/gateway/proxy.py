@@ -24,16 +24,20 @@ from previewgate.gateway.http_client import (
     UpstreamResponse,
 )
 from previewgate.gateway.relay import Head, Outcome, Relay, RelayContext
+from previewgate.gateway.upstream import UpstreamRequest
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 async def send_head(send: Send, head: Head) -> None:
     await send({"type": "http.response.start", "status": head.status, "headers": head.headers})
+    if head.opening:
+        await send({"type": "http.response.body", "body": head.opening, "more_body": True})
 
 
-async def send_error(send: Send, error: PreviewGateError) -> None:
-    body = error.render()
+async def send_error(send: Send, error: PreviewGateError, body: bytes | None = None) -> None:
+    """Our error as a whole response; ``body`` is its rendering in the client's format."""
+    body = body if body is not None else error.render()
     await send(
         {
             "type": "http.response.start",
@@ -57,6 +61,8 @@ def open_relay(ctx: RelayContext, outcome: Outcome, resp: UpstreamResponse) -> R
         return BlindStream(ctx, outcome) if sse else BlindJson(ctx, outcome)
     if not 200 <= status <= 299:
         return FaithfulError(ctx, outcome, status, resp.headers)
+    if ctx.translated:  # rebuilt in the client's format, the upstream's tool-call ids kept
+        return BlindStream(ctx, outcome) if sse else BlindJson(ctx, outcome)
     if sse:
         return FaithfulStream(ctx, outcome, status, resp.headers)
     return FaithfulJson(ctx, outcome, status, resp.headers)
@@ -66,15 +72,21 @@ async def forward(
     http: UpstreamClient,
     send: Send,
     ctx: RelayContext,
-    url: str,
-    api_key: str | None,
+    call: UpstreamRequest,
     payload: bytes,
     outcome: Outcome,
     started: float,
 ) -> None:
     relay = Relay(ctx, outcome)  # answers transport failures until the upstream's head arrives
     try:
-        resp = await http.post(url, payload, api_key=api_key, stream=ctx.streamed)
+        resp = await http.post(
+            call.url,
+            payload,
+            api_key=ctx.route.api_key,
+            stream=ctx.streamed,
+            key_header=call.key_header,
+            headers=call.headers,
+        )
         try:
             outcome.ttfb_s = time.perf_counter() - started
             relay = open_relay(ctx, outcome, resp)

@@ -11,7 +11,11 @@ Two modes, chosen by the route (`open_relay`):
 - **blind** (every experimented request, `blind_relay`): the client gets only what the gateway
   rebuilds from the allowlist in `blind_schema`, and errors written by `blind_errors`;
 - **faithful** (production and default-upstream ids, `faithful_relay`): the upstream's bytes
-  unchanged but for the top-level ``model`` and ``id`` values and ``usage.cost``.
+  unchanged but for the ``model`` and ``id`` values and ``usage.cost``.
+
+When the client and the upstream speak different API formats (`previewgate.formats`), the
+answer is read into the canonical shape, rebuilt, and written in the client's format
+(`blind_relay`'s relays, which production translated answers use too, without re-minting).
 
 In both, an error carried in a 200 body or in a stream counts as an error of the request.
 """
@@ -25,6 +29,7 @@ from typing import Any
 from previewgate import metrics
 from previewgate.errors import PreviewGateError, UpstreamError
 from previewgate.evidence.sse_assembly import ResponseAssembler
+from previewgate.formats.codec import ClientFormat, StreamEncoder, UpstreamFormat
 from previewgate.gateway.blind_schema import ToolCallIds
 from previewgate.gateway.resolve import RouteDecision
 from previewgate.redaction.route_secrets import redact
@@ -60,6 +65,7 @@ class Outcome:
 class Head:
     status: int
     headers: Headers
+    opening: bytes = b""  # body bytes that go with the head (a stream's first events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,9 @@ class RelayContext:
     wants_usage: bool  # the client asked for usage in a stream (we always ask the upstream)
     streamed: bool
     tool_ids: ToolCallIds
+    client: ClientFormat  # the format the client speaks
+    upstream: UpstreamFormat  # the format the upstream answers in
+    request: dict[str, Any]  # the client's own body (some formats echo parts of it)
 
     @property
     def public_id(self) -> str:
@@ -81,6 +90,10 @@ class RelayContext:
     @property
     def blind(self) -> bool:
         return self.route.experimented
+
+    @property
+    def translated(self) -> bool:
+        return self.client.api_format != self.upstream.api_format
 
     @property
     def rewrite_model(self) -> bool:
@@ -95,10 +108,6 @@ def cost_microusd(usage: dict[str, Any], price_in: float, price_out: float) -> i
     if not isinstance(prompt, int) or not isinstance(completion, int):
         return 0
     return round(prompt * price_in + completion * price_out)
-
-
-def error_event(error: PreviewGateError) -> bytes:
-    return b"data: " + error.render() + b"\n\n"
 
 
 class Relay:
@@ -120,6 +129,7 @@ class Relay:
         self.headers = headers
         self.done = False  # stop reading the upstream: the answer is settled
         self._final: tuple[Head | None, bytes] = (None, b"")
+        self.encoder: StreamEncoder | None = None  # stream relays: writes in-band errors
 
     def id_header(self) -> tuple[bytes, bytes]:
         return (b"x-request-id", self.ctx.response_id.encode())
@@ -175,16 +185,17 @@ class Relay:
         self.done = True
         if outcome.response_started:
             self._final = (None, b"")
-            return None, self.keep(error.body(), error_event(error))
-        body = error.render()
+            encoder = self.encoder or self.ctx.client.encoder(self.ctx)
+            return None, self.keep(error.body(), encoder.error(error))
+        body = self.ctx.client.error_body(error)
         outcome.status_code = error.status
         outcome.response_started = True
         self._final = (self.json_head(error.status, body, extra), self.keep(error.body(), body))
         return self._final
 
-    def note_upstream_id(self, doc: dict[str, Any]) -> None:
+    def note_upstream_id(self, doc: dict[str, Any], value: Any = None) -> None:
         if self.outcome.upstream_id is None:
-            value = doc.get("id")
+            value = value if value is not None else doc.get("id")
             if isinstance(value, str) and value:
                 # Stored for support: an upstream may put anything there, its key included.
                 credentials = self.ctx.route.credentials()

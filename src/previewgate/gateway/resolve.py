@@ -31,7 +31,7 @@ UNAVAILABLE = "this model is temporarily unavailable; please retry shortly"
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
     public_id: str
-    url: str
+    base_url: str  # the upstream's API base; the path is its format's (or the client's)
     api_key: str | None
     upstream: UpstreamSpec | None  # None: the default upstream, body passed as sent
     price_in: float = 0.0
@@ -39,6 +39,11 @@ class RouteDecision:
     # Set only for experimented requests: the place attribution is decided and recorded.
     version_id: uuid.UUID | None = None
     allocation_subject: str | None = None
+
+    @property
+    def api_format(self) -> str | None:
+        """The upstream's format; None for the default upstream, which speaks every one."""
+        return self.upstream.api_format if self.upstream is not None else None
 
     @property
     def experimented(self) -> bool:
@@ -71,10 +76,6 @@ def forbids_data_collection(body: dict[str, Any]) -> bool:
     return provider.get("data_collection") == "deny" or provider.get("zdr") is True
 
 
-def _direct_url(upstream: UpstreamSpec) -> str:
-    return upstream.base + "/chat/completions"
-
-
 def _default_route(
     public_id: str, settings: Settings, price_in: float = 0.0, price_out: float = 0.0
 ) -> RouteDecision:
@@ -82,7 +83,7 @@ def _default_route(
     assert settings.default_upstream_url is not None
     return RouteDecision(
         public_id=public_id,
-        url=settings.default_upstream_url + "/chat/completions",
+        base_url=settings.default_upstream_url,
         api_key=settings.default_upstream_key,
         upstream=None,
         price_in=price_in,
@@ -145,7 +146,7 @@ def resolve(
         return _default_route(public_id, settings, entry.price_in, entry.price_out)
     return RouteDecision(
         public_id=public_id,
-        url=_direct_url(entry.upstream),
+        base_url=entry.upstream.base,
         api_key=entry.api_key,
         upstream=entry.upstream,
         price_in=entry.price_in,
@@ -199,7 +200,7 @@ def _route_experiment(
         raise ServiceUnavailable(UNAVAILABLE)
     return RouteDecision(
         public_id=public_id,
-        url=_direct_url(version.upstream),
+        base_url=version.upstream.base,
         api_key=version.api_key,
         upstream=version.upstream,
         version_id=version.id,

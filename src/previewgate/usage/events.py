@@ -18,12 +18,15 @@ class AttributionEvent:
     variant_version_id: uuid.UUID
     allocation_subject: str
     client_request_id: str | None
-    upstream_body: dict[str, Any]  # canonical body after all rewrites
+    upstream_body: dict[str, Any]  # the body sent upstream, after all rewrites
     upstream_bytes: int  # its size as sent (JSON): how much work capturing it will be
     response: ResponseAssembler | None = None  # the answer as relayed, merged
     response_bytes: int = 0  # what the client received: how much work capturing it will be
     streamed: bool = False
     secrets: tuple[str, ...] = ()  # the slot's key and base URL: redacted from the evidence
+    # The body's API format: it is captured in the canonical (chat) shape, read off the path.
+    upstream_format: str = "openai-chat"
+    request_kind: str = "chat"  # the client's API: chat | responses | messages
 
 
 @dataclass(slots=True)
@@ -48,6 +51,7 @@ class UsageEvent:
     client_meta: dict[str, Any] | None
     attribution: AttributionEvent | None = None
     upstream_response_id: str | None = None  # the upstream's own id (ours is gen-<id hex>)
+    request_kind: str = "chat"  # the client's API: chat | responses | messages
 
     def usage_row(self) -> dict[str, Any]:
         return {
@@ -55,7 +59,7 @@ class UsageEvent:
             "created_at": self.created_at,
             "user_id": self.user_id,
             "public_model_id": self.public_model_id,
-            "request_kind": "chat.completions",
+            "request_kind": self.request_kind,
             "status_code": self.status_code,
             "has_error": self.has_error,
             "error_kind": self.error_kind,

@@ -24,7 +24,8 @@ class Usage(Base):
     # No foreign key: usage outlives users and is written in batches off the request path.
     user_id: Mapped[uuid.UUID | None]
     public_model_id: Mapped[str] = mapped_column(String(200))
-    request_kind: Mapped[str] = mapped_column(String(32), default="chat.completions")
+    # The client's API: chat | responses | messages (migration 0010 renamed chat.completions).
+    request_kind: Mapped[str] = mapped_column(String(32), default="chat")
     status_code: Mapped[int] = mapped_column(Integer)
     has_error: Mapped[bool]
     error_kind: Mapped[str | None] = mapped_column(String(64))
