@@ -142,8 +142,14 @@ class Runtime:
     async def start(self) -> None:
         if not self.cipher.available:
             log.error("PREVIEWGATE_ENCRYPTION_KEY is missing: experimented models will answer 503")
+        egress = self.settings.egress
+        for scheme, proxy in (("https", egress.https), ("http", egress.http)):
+            if proxy is not None:  # host and port only: the URL may hold a password
+                log.info("%s upstreams go through the egress proxy %s", scheme, proxy)
         self._http = UpstreamClient(
-            self.settings.upstream_connect_timeout_s, self.settings.upstream_read_timeout_s
+            self.settings.upstream_connect_timeout_s,
+            self.settings.upstream_read_timeout_s,
+            egress=egress,
         )
         await self.routing.start()
         self.writer.start()

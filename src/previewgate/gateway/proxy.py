@@ -14,18 +14,24 @@ from typing import Any
 from previewgate.errors import PreviewGateError, UpstreamError, UpstreamTimeout
 from previewgate.gateway.blind_relay import BlindError, BlindJson, BlindStream
 from previewgate.gateway.faithful_relay import FaithfulError, FaithfulJson, FaithfulStream
-from previewgate.gateway.http_client import (
+from previewgate.gateway.http_client import UpstreamClient, UpstreamResponse
+from previewgate.gateway.http_errors import (
     ConnectError,
     ConnectTimeout,
     Disconnected,
+    ProxyRefused,
+    ProxyUnknown,
+    ProxyUnreachable,
     ReadTimeout,
-    UpstreamClient,
     UpstreamHTTPError,
-    UpstreamResponse,
 )
 from previewgate.gateway.relay import Head, Outcome, Relay, RelayContext
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# Clients are told that the gateway's own egress failed, not the model; never which proxy.
+PROXY_UNREACHABLE = "The gateway cannot reach its egress proxy."
+PROXY_REFUSED = "The gateway's egress proxy refused the connection to the model."
+PROXY_UNKNOWN = "The gateway's egress proxy for this model is not configured."
 
 
 async def send_head(send: Send, head: Head) -> None:
@@ -74,7 +80,9 @@ async def forward(
 ) -> None:
     relay = Relay(ctx, outcome)  # answers transport failures until the upstream's head arrives
     try:
-        resp = await http.post(url, payload, api_key=api_key, stream=ctx.streamed)
+        resp = await http.post(
+            url, payload, api_key=api_key, stream=ctx.streamed, proxy=ctx.route.proxy
+        )
         try:
             outcome.ttfb_s = time.perf_counter() - started
             relay = open_relay(ctx, outcome, resp)
@@ -82,12 +90,20 @@ async def forward(
             if head is not None:
                 await send_head(send, head)
             while not relay.done and (chunk := await resp.chunk()):
+                if outcome.first_chunk_s is None:
+                    outcome.first_chunk_s = time.perf_counter() - started
                 out = relay.feed(chunk)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             head, tail = relay.finish()
         finally:
             resp.release()
+    except ProxyUnreachable:
+        head, tail = relay.fail("proxy_unreachable", UpstreamError(PROXY_UNREACHABLE))
+    except ProxyRefused:
+        head, tail = relay.fail("proxy_refused", UpstreamError(PROXY_REFUSED))
+    except ProxyUnknown:
+        head, tail = relay.fail("proxy_unknown", UpstreamError(PROXY_UNKNOWN))
     except (ConnectTimeout, ReadTimeout):
         head, tail = relay.fail("timeout", UpstreamTimeout("The model took too long to answer."))
     except ConnectError:
@@ -96,6 +112,7 @@ async def forward(
         head, tail = relay.fail("stream_cut", UpstreamError("The model's answer was cut off."))
     except UpstreamHTTPError:
         head, tail = relay.fail("upstream_protocol", UpstreamError("The model's answer failed."))
+    outcome.upstream_s = time.perf_counter() - started
     if head is not None:
         await send_head(send, head)
     await send({"type": "http.response.body", "body": tail, "more_body": False})

@@ -46,7 +46,11 @@ class Outcome:
     status_code: int = 0
     error_kind: str | None = None
     usage: dict[str, Any] | None = None
+    # Seconds from the request's start: the upstream's head, the first bytes of its body,
+    # the end of the exchange with it (for the request's spans).
     ttfb_s: float | None = None
+    first_chunk_s: float | None = None
+    upstream_s: float | None = None
     response_started: bool = False
     # What an experimented client received, merged as it is relayed (bounded by the capture
     # limit): the evidence needs no second parse of the answer.
