@@ -67,6 +67,7 @@ def start_experiment(
     require_opt_in: bool = False,
     allow_anonymous: bool = True,
     activate: bool = True,
+    proxy: str | None = None,
 ) -> LiveExperiment:
     r = admin.post(
         "/admin/api/experiments",
@@ -90,7 +91,11 @@ def start_experiment(
                 "label": label,
                 "weight": weight,
                 "api_key": key,
-                "upstream": {"internal_id": internal, "base_url": mock.base_url},
+                "upstream": {
+                    "internal_id": internal,
+                    "base_url": mock.base_url,
+                    **({"proxy": proxy} if proxy else {}),
+                },
             },
         )
         assert r.status_code == 201, r.text

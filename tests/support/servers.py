@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import uvicorn
+from opentelemetry.trace import TracerProvider
 
 from previewgate.app import PreviewGateApp
 from previewgate.config import Settings
@@ -77,11 +78,11 @@ def start_mock(
 class GatewayServer:
     """The real app under uvicorn, on a free port, in its own loop thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tracer_provider: TracerProvider | None = None) -> None:
         self.settings = settings
         self.port = free_port()
         self.thread = LoopThread("gateway")
-        self.runtime = Runtime.build(settings)
+        self.runtime = Runtime.build(settings, tracer_provider)
         self.app = PreviewGateApp(self.runtime)
         config = uvicorn.Config(
             self.app,

@@ -16,6 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,6 +30,7 @@ from previewgate.errors import (
     PreviewGateError,
 )
 from previewgate.evidence.sse_assembly import ResponseAssembler
+from previewgate.gateway import access_log
 from previewgate.gateway.blind_schema import ToolCallIds
 from previewgate.gateway.proxy import forward, send_error
 from previewgate.gateway.relay import Outcome, RelayContext
@@ -174,6 +176,7 @@ class ChatCompletions:
         rt = self.runtime
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         peer = scope.get("client")
+        body: dict[str, Any] | None = None
         try:
             raw = await read_body(receive, headers, rt.settings.max_body_bytes)
             body = parse_chat_body(raw)
@@ -190,6 +193,9 @@ class ChatCompletions:
         except PreviewGateError as error:
             metrics.CHAT_REQUESTS[error.status // 100].inc()
             await send_error(send, error)
+            if rt.spans is not None or access_log.enabled():
+                model = body["model"] if body is not None else None
+                self._report_refused(headers, model, error, created_at, started)
             return
         except asyncio.CancelledError:
             return
@@ -229,7 +235,7 @@ class ChatCompletions:
                 await send_error(send, InternalError("internal error"))
         finally:
             watcher.stop()
-            self._record(
+            event = self._record(
                 usage_id,
                 created_at,
                 started,
@@ -240,6 +246,47 @@ class ChatCompletions:
                 stream,
                 outcome,
             )
+            if rt.spans is not None or access_log.enabled():
+                self._report(headers, body, ctx, outcome, event, started)
+
+    def _report(
+        self,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        ctx: RelayContext,
+        outcome: Outcome,
+        event: UsageEvent,
+        started: float,
+    ) -> None:
+        """Spans and the access line of a finished request (it has been answered: a failure
+        here is logged, never the client's)."""
+        try:
+            trace_id = None
+            spans = self.runtime.spans
+            if spans is not None:
+                ended_s = time.perf_counter() - started
+                trace_id = spans.finished(headers, body, ctx, outcome, event, ended_s)
+            if access_log.enabled():
+                access_log.finished(ctx.route, event, ctx.response_id, trace_id)
+        except Exception as exc:
+            log.error("request telemetry failed: %s", type(exc).__name__)
+
+    def _report_refused(
+        self,
+        headers: dict[str, str],
+        model: str | None,
+        error: PreviewGateError,
+        created_at: datetime,
+        started: float,
+    ) -> None:
+        try:
+            elapsed_s = time.perf_counter() - started
+            if self.runtime.spans is not None:
+                self.runtime.spans.refused(headers, model, error, created_at, elapsed_s)
+            if access_log.enabled():
+                access_log.refused(model, error, round(elapsed_s * 1000))
+        except Exception as exc:
+            log.error("request telemetry failed: %s", type(exc).__name__)
 
     def _record(
         self,
@@ -252,7 +299,7 @@ class ChatCompletions:
         upstream_bytes: int,
         stream: bool,
         outcome: Outcome,
-    ) -> None:
+    ) -> UsageEvent:
         total_s = time.perf_counter() - started
         usage = outcome.usage or {}
         status = outcome.status_code or 500
@@ -298,6 +345,7 @@ class ChatCompletions:
             upstream_response_id=outcome.upstream_id,
         )
         self.runtime.writer.submit(event)
+        return event
 
 
 def _int(value: object) -> int | None:

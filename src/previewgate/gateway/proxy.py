@@ -79,6 +79,7 @@ async def forward(
     started: float,
 ) -> None:
     relay = Relay(ctx, outcome)  # answers transport failures until the upstream's head arrives
+    outcome.sent_s = time.perf_counter() - started
     try:
         resp = await http.post(
             url, payload, api_key=api_key, stream=ctx.streamed, proxy=ctx.route.proxy

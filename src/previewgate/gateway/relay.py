@@ -46,8 +46,9 @@ class Outcome:
     status_code: int = 0
     error_kind: str | None = None
     usage: dict[str, Any] | None = None
-    # Seconds from the request's start: the upstream's head, the first bytes of its body,
-    # the end of the exchange with it (for the request's spans).
+    # Seconds from the request's start: the upstream call began, its head arrived, the first
+    # bytes of its body, the exchange with it ended (for the request's spans).
+    sent_s: float | None = None
     ttfb_s: float | None = None
     first_chunk_s: float | None = None
     upstream_s: float | None = None
