@@ -45,7 +45,9 @@ def finished(
     )
 
 
-def refused(model: str | None, error: PreviewGateError, latency_ms: int) -> None:
+def refused(
+    model: str | None, error: PreviewGateError, latency_ms: int, trace_id: str | None
+) -> None:
     """A request the gateway answered itself (bad input, a refusal by the routing rules)."""
     ACCESS.info(
         "chat refused %s -> %d %s in %d ms",
@@ -58,5 +60,6 @@ def refused(model: str | None, error: PreviewGateError, latency_ms: int) -> None
             "status": error.status,
             "latency_ms": latency_ms,
             "error_kind": error.code,
+            "trace_id": trace_id,
         },
     )

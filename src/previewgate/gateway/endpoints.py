@@ -281,10 +281,11 @@ class ChatCompletions:
     ) -> None:
         try:
             elapsed_s = time.perf_counter() - started
+            trace_id = None
             if self.runtime.spans is not None:
-                self.runtime.spans.refused(headers, model, error, created_at, elapsed_s)
+                trace_id = self.runtime.spans.refused(headers, model, error, created_at, elapsed_s)
             if access_log.enabled():
-                access_log.refused(model, error, round(elapsed_s * 1000))
+                access_log.refused(model, error, round(elapsed_s * 1000), trace_id)
         except Exception as exc:
             log.error("request telemetry failed: %s", type(exc).__name__)
 

@@ -84,17 +84,20 @@ class ChatSpans:
         error: PreviewGateError,
         created_at: datetime,
         ended_s: float,
-    ) -> None:
-        """A request answered by the gateway itself (bad input, refusal): one span."""
+    ) -> str | None:
+        """A request answered by the gateway itself (bad input, refusal): one span; returns
+        its trace id (hex) when it is recorded."""
         start_ns = epoch_ns(created_at)
         end_ns = start_ns + int(ended_s * NS)
         span = self._root(headers, model, start_ns)
-        if span.is_recording():
+        recording = span.is_recording()
+        if recording:
             span.set_attribute("http.response.status_code", error.status)
             span.set_attribute("error.type", error.code)
             if error.status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
         span.end(end_time=end_ns)
+        return format(span.get_span_context().trace_id, "032x") if recording else None
 
     def finished(
         self,
