@@ -60,22 +60,33 @@ def epoch_ns(created_at: datetime) -> int:
 
 
 class ChatSpans:
-    """Turns finished (or refused) chat requests into span trees."""
+    """Turns finished (or refused) chat requests into span trees.
+
+    Attributes are handed to ``start_span`` whole (one bounded copy, no per-attribute lock),
+    and an upstream's address is parsed once per URL: tracing costs CPU on every request.
+    """
 
     def __init__(self, tracer: Tracer, *, capture_content: bool = False) -> None:
         self._tracer = tracer
         self._capture_content = capture_content
+        self._upstreams: dict[tuple[str, str, bool], dict[str, Any]] = {}
 
-    def _root(self, headers: Mapping[str, str], model: str | None, start_ns: int) -> Span:
+    def _root(
+        self,
+        headers: Mapping[str, str],
+        model: str | None,
+        start_ns: int,
+        attributes: dict[str, Any],
+    ) -> Span:
         name = f"{OPERATION} {model}" if model else OPERATION
+        attributes["gen_ai.operation.name"] = OPERATION
+        if model:
+            attributes["gen_ai.request.model"] = model
+            attributes["gen_ai.provider.name"] = provider_name(model)
         parent: Context = W3C.extract(headers)  # a bad or absent traceparent: a new trace
-        span = self._tracer.start_span(name, parent, SpanKind.SERVER, start_time=start_ns)
-        if span.is_recording():
-            span.set_attribute("gen_ai.operation.name", OPERATION)
-            if model:
-                span.set_attribute("gen_ai.request.model", model)
-                span.set_attribute("gen_ai.provider.name", provider_name(model))
-        return span
+        return self._tracer.start_span(
+            name, parent, SpanKind.SERVER, attributes=attributes, start_time=start_ns
+        )
 
     def refused(
         self,
@@ -88,16 +99,13 @@ class ChatSpans:
         """A request answered by the gateway itself (bad input, refusal): one span; returns
         its trace id (hex) when it is recorded."""
         start_ns = epoch_ns(created_at)
-        end_ns = start_ns + int(ended_s * NS)
-        span = self._root(headers, model, start_ns)
-        recording = span.is_recording()
-        if recording:
-            span.set_attribute("http.response.status_code", error.status)
-            span.set_attribute("error.type", error.code)
-            if error.status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-        span.end(end_time=end_ns)
-        return format(span.get_span_context().trace_id, "032x") if recording else None
+        attributes = {"http.response.status_code": error.status, "error.type": error.code}
+        span = self._root(headers, model, start_ns, attributes)
+        if error.status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        trace_id = _trace_id(span)  # before end: an ended span no longer records
+        span.end(end_time=start_ns + int(ended_s * NS))
+        return trace_id
 
     def finished(
         self,
@@ -117,32 +125,36 @@ class ChatSpans:
         def at(seconds: float | None, default: int) -> int:
             return min(start_ns + int(seconds * NS), end_ns) if seconds is not None else default
 
-        root = self._root(headers, route.public_id, start_ns)
+        attributes = self._root_attributes(route, body, event, ctx.response_id)
+        root = self._root(headers, route.public_id, start_ns, attributes)
         if not root.is_recording():
             root.end(end_time=end_ns)
             return None
         failed = event.has_error and (event.status_code >= 500 or event.status_code < 400)
-        root.set_attributes(self._root_attributes(route, body, event, ctx.response_id))
         if failed:
             root.set_status(Status(StatusCode.ERROR))
-
         sent_ns = at(outcome.sent_s, start_ns)
+        upstream_attributes = self._upstream_attributes(route)
+        if "error.type" in attributes:
+            upstream_attributes = {**upstream_attributes, "error.type": attributes["error.type"]}
         upstream = self._tracer.start_span(
-            "upstream", set_span_in_context(root), SpanKind.CLIENT, start_time=sent_ns
+            "upstream",
+            set_span_in_context(root),
+            SpanKind.CLIENT,
+            attributes=upstream_attributes,
+            start_time=sent_ns,
         )
-        upstream.set_attributes(_upstream_attributes(route))
         if outcome.first_chunk_s is not None:
             first = self._tracer.start_span(
                 "first token", set_span_in_context(upstream), start_time=sent_ns
             )
             first.end(end_time=at(outcome.first_chunk_s, end_ns))
-        if event.error_kind is not None:
-            upstream.set_attribute("error.type", event.error_kind)
         if failed:
             upstream.set_status(Status(StatusCode.ERROR))
         upstream.end(end_time=at(outcome.upstream_s, end_ns))
+        trace_id = _trace_id(root)
         root.end(end_time=end_ns)
-        return format(root.get_span_context().trace_id, "032x")
+        return trace_id
 
     def _root_attributes(
         self, route: RouteDecision, body: dict[str, Any], event: UsageEvent, response_id: str
@@ -170,20 +182,31 @@ class ChatSpans:
             attributes["gen_ai.input.messages"] = input_messages(body.get("messages"))
         return attributes
 
+    def _upstream_attributes(self, route: RouteDecision) -> dict[str, Any]:
+        key = (route.url, route.public_id, route.experimented)
+        found = self._upstreams.get(key)
+        if found is None:
+            found = {
+                "gen_ai.operation.name": OPERATION,
+                "gen_ai.provider.name": provider_name(route.public_id),
+                "gen_ai.request.model": route.public_id,
+                "http.request.method": "POST",
+            }
+            if not route.experimented:  # an experiment's upstream is the partner's secret
+                parts = urlsplit(route.url)
+                if parts.hostname:
+                    found["server.address"] = parts.hostname
+                    found["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
+            if len(self._upstreams) >= 4096:
+                self._upstreams.clear()  # bounded: routes come from the catalog
+            self._upstreams[key] = found
+        return found
 
-def _upstream_attributes(route: RouteDecision) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        "gen_ai.operation.name": OPERATION,
-        "gen_ai.provider.name": provider_name(route.public_id),
-        "gen_ai.request.model": route.public_id,
-        "http.request.method": "POST",
-    }
-    if not route.experimented:  # an experiment's upstream is the partner's secret
-        parts = urlsplit(route.url)
-        if parts.hostname:
-            attributes["server.address"] = parts.hostname
-            attributes["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
-    return attributes
+
+def _trace_id(span: Span) -> str | None:
+    if not span.is_recording():
+        return None
+    return format(span.get_span_context().trace_id, "032x")
 
 
 def input_messages(messages: Any) -> str:
