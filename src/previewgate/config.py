@@ -335,14 +335,15 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the environment; raise ConfigError with one line per bad value."""
+    lines = []
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = []
         for err in exc.errors():
             where = str(err["loc"][0]) if err["loc"] else "?"
             # Standard variables (HTTPS_PROXY, OTEL_*) are reported by their own names.
             name = where if where.isupper() else "PREVIEWGATE_" + where.upper()
             lines.append(f"{name}: {err['msg']}")
-        # Not chained: pydantic's own text quotes every input, a proxy password included.
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    # Raised outside the handler, so it carries no context: pydantic's own text quotes every
+    # input, a proxy password included.
+    raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
