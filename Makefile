@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 LOGS := .test-logs
 
-.PHONY: run test test-postgresql test-sqlite lint fmt services browser bench bench-stats soak clean
+.PHONY: run test test-postgresql test-sqlite lint fmt services browser egress-proxy bench bench-stats soak clean
 
 # uv installs from its cache in seconds where pip takes a minute (measured: `make run` serving
 # 12 s after a fresh clone with warm caches, against 60 s with pip).
@@ -33,6 +33,10 @@ browser:
 services:
 	@bash scripts/ensure-services.sh
 
+# The egress proxy tests drive Debian's tinyproxy.
+egress-proxy:
+	@bash scripts/ensure-tinyproxy.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -44,7 +48,7 @@ fmt: $(STAMP)
 
 # Both store backends in parallel processes; non-store tests run in the sqlite process.
 # Full logs stay in $(LOGS)/ (the summary below shows their ends).
-test: $(STAMP) services browser lint
+test: $(STAMP) services browser egress-proxy lint
 	@set -e; mkdir -p $(LOGS); \
 	$(BIN)/pytest -q -p no:cacheprovider --backend postgresql > $(LOGS)/postgresql.log 2>&1 & pg=$$!; \
 	$(BIN)/pytest -q -p no:cacheprovider --backend sqlite > $(LOGS)/sqlite.log 2>&1 & sq=$$!; \
@@ -55,10 +59,10 @@ test: $(STAMP) services browser lint
 	if [ $$pg_rc -ne 0 ] || [ $$sq_rc -ne 0 ]; then \
 	  echo "FAILED (postgresql=$$pg_rc sqlite=$$sq_rc); full logs in $(LOGS)/"; exit 1; fi
 
-test-postgresql: $(STAMP) services
+test-postgresql: $(STAMP) services egress-proxy
 	$(BIN)/pytest -q -p no:cacheprovider --backend postgresql
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) egress-proxy
 	$(BIN)/pytest -q -p no:cacheprovider --backend sqlite
 
 bench: $(STAMP)

@@ -3,7 +3,8 @@
 Run as ``python bench/fast_upstream.py --port N``. It answers
 ``POST .../chat/completions`` with a fixed ``chat.completion`` (or, with
 ``"stream": true``, a fixed SSE stream ending in a usage chunk and
-``data: [DONE]``) and ``GET`` on any path with ``ok``.
+``data: [DONE]``), ``GET`` on any path with ``ok``, and ``POST /v1/traces`` (the traced
+gateway's OTLP export) with an empty success.
 
 Every response is pre-rendered bytes and the server is a raw asyncio Protocol on
 uvloop with httptools parsing (both ship with uvicorn[standard]): the benchmark
@@ -81,6 +82,8 @@ COMPLETION = _completion()
 STREAM = _stream_parts()
 OK = _response(b"200 OK", b"text/plain", b"ok")
 NOT_FOUND = _response(b"404 Not Found", b"application/json", b'{"error":{"message":"no"}}')
+# An empty ExportTraceServiceResponse: the traced gateway exports its spans here (OTLP/HTTP).
+TRACES_OK = _response(b"200 OK", b"application/x-protobuf", b"")
 
 
 class UpstreamProtocol(asyncio.Protocol):
@@ -122,6 +125,8 @@ class UpstreamProtocol(asyncio.Protocol):
             return
         if self._parser.get_method() != b"POST":
             transport.write(OK)
+        elif self._url.endswith(b"/v1/traces"):
+            transport.write(TRACES_OK)
         elif not self._url.endswith(b"/chat/completions"):
             transport.write(NOT_FOUND)
         elif _wants_stream(b"".join(self._body)):

@@ -35,14 +35,17 @@ from report import (
     machine_info,
     render_checks,
     render_table,
+    render_tracing_costs,
     run_record,
     save,
     summarise,
+    tracing_costs,
 )
-from stack import DEFAULT_PG_ADMIN, Pinning, Stack
+from stack import DEFAULT_PG_ADMIN, TRACED_TARGETS, Pinning, Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WRITER_PREFIX = "previewgate_writer_"
+PREVIEWGATE_TARGETS = ("gateway", "experiment", "messages", *TRACED_TARGETS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,7 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pin the local PostgreSQL server to the upstream's CPUs (default: unpinned)",
     )
     p.add_argument(
-        "--targets", default="gateway,experiment,messages", help="besides direct (+litellm)"
+        "--targets",
+        default=",".join(PREVIEWGATE_TARGETS),
+        help="besides direct (+litellm); the +otel ones run on a second gateway, tracing on",
     )
     p.add_argument("--litellm", action="store_true", help="add LiteLLM's proxy (own venv)")
     p.add_argument("--workers", type=int, default=1, help="gateway processes (and CPUs)")
@@ -75,8 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     args.targets = {t.strip() for t in args.targets.split(",") if t.strip()}
-    if not args.targets <= {"gateway", "experiment", "messages"}:
-        p.error("--targets takes gateway, experiment and/or messages")
+    if not args.targets <= set(PREVIEWGATE_TARGETS):
+        p.error(f"--targets takes some of {', '.join(PREVIEWGATE_TARGETS)}")
     if args.workers < 1:
         p.error("--workers >= 1")
     if args.py_spy and not PY_SPY.exists():
@@ -175,9 +180,10 @@ async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Targe
                 if args.py_spy and target.process == "gateway":
                     name = f"{'stream' if stream else 'json'}-c{conc}-{target.name}-{run}.txt"
                     spy = Recording(pids["gateway"], args.py_spy / name, args.py_spy_flags.split())
-                watcher = WriterWatch(stack.gateway_metrics_url())
+                gateway = target.process.startswith("gateway")
+                watcher = WriterWatch(stack.gateway_metrics_url(target.process))
                 # /metrics answers for one worker: the run's deltas need a single one.
-                if target.process == "gateway" and args.workers == 1:
+                if gateway and args.workers == 1:
                     await watcher.start()
                 try:
                     sample = await measure(target, stream, conc, args.warmup, args.duration, pids)
@@ -186,8 +192,8 @@ async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Targe
                         spy.stop()
                     await watcher.stop()
                 record = run_record(target, stream, conc, run, sample)
-                if target.process == "gateway":
-                    record["writer"] = writer_stats(stack.gateway_metrics_url())
+                if gateway:
+                    record["writer"] = writer_stats(stack.gateway_metrics_url(target.process))
                     if args.workers == 1:
                         record["writer_run"] = watcher.summary()
                 records.append(record)
@@ -221,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     pg = args.postgres_dsn if args.postgres else None
-    stack = Stack(pinning, pg, args.workers, args.uvicorn, args.litellm, args.pin_postgres)
+    traced = bool(args.targets & set(TRACED_TARGETS))
+    stack = Stack(pinning, pg, args.workers, args.uvicorn, args.litellm, args.pin_postgres, traced)
     with stack:
         if stack.litellm_error:
             print(f"error: --litellm: {stack.litellm_error}", file=sys.stderr)
@@ -257,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "summary": rows,
         "issue7_checks": issue7_checks(rows),
+        "tracing_cost": tracing_costs(rows),
         "runs": records,
         # Read after the gateway stopped, so shutdown complaints (unwritten rows) count too.
         "gateway_log_problems": stack.gateway_log_problems[:50],
@@ -279,6 +287,9 @@ def print_report(document: dict[str, Any], markdown: bool) -> None:
     if markdown:
         print()
         print(render_table(rows, markdown=True))
+    if document["tracing_cost"]:
+        print("\ntracing on (OTLP export of every request's spans), against the same rows off:")
+        print(render_tracing_costs(document["tracing_cost"]))
     if document["issue7_checks"]:
         print("\nissue 7 targets:")
         print(render_checks(document["issue7_checks"]))
@@ -303,7 +314,7 @@ def print_report(document: dict[str, Any], markdown: bool) -> None:
         print("\ngateway CPU per worker, % (each worker has its own SO_REUSEPORT socket):")
         for r in document["runs"]:
             split = [v for k, v in r["cpu_s"].items() if k.startswith("gateway worker")]
-            if r["target"] in ("gateway", "experiment") and sum(split) > 0:
+            if r["target"] in PREVIEWGATE_TARGETS and sum(split) > 0:
                 shares = " / ".join(f"{100 * v / sum(split):.0f}" for v in split)
                 print(f"  {r['mode']:6} c={r['concurrency']:<3} {r['target']:10} {shares}")
     problems = document["gateway_log_problems"]

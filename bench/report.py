@@ -150,6 +150,52 @@ def issue7_checks(rows: Sequence[Record]) -> list[Record]:
     return checks
 
 
+TRACED_SUFFIX = "+otel"
+
+
+def tracing_costs(rows: Sequence[Record]) -> list[Record]:
+    """For each ``X+otel`` row, what tracing adds over row ``X`` of the same cell: CPU per
+    request (absolute and relative) and median latency."""
+    by_cell = {(r["mode"], r["concurrency"], r["target"]): r for r in rows}
+    costs = []
+    for row in rows:
+        if not row["target"].endswith(TRACED_SUFFIX):
+            continue
+        base = by_cell.get((row["mode"], row["concurrency"], row["target"][: -len(TRACED_SUFFIX)]))
+        if base is None:
+            continue
+        off, on = base["cpu_ms_per_req"], row["cpu_ms_per_req"]
+        added = _diff(on, off)
+        costs.append(
+            {
+                "mode": row["mode"],
+                "concurrency": row["concurrency"],
+                "target": base["target"],
+                "cpu_ms_per_req_off": off,
+                "cpu_ms_per_req_on": on,
+                "added_cpu_ms_per_req": added,
+                "added_cpu_pct": 100 * added / off if added is not None and off else None,
+                "added_p50_ms": _diff(row["p50_ms"], base["p50_ms"]),
+                "rps_ratio": row["rps"] / base["rps"] if base["rps"] else None,
+            }
+        )
+    return costs
+
+
+def render_tracing_costs(costs: Sequence[Record]) -> str:
+    def num(value: float | None, fmt: str) -> str:
+        return "-" if value is None else fmt.format(value)
+
+    return "\n".join(
+        f"  {c['mode']:6} c={c['concurrency']:<3} {c['target']:10} cpu ms/req "
+        f"{num(c['cpu_ms_per_req_off'], '{:.3f}')} -> {num(c['cpu_ms_per_req_on'], '{:.3f}')} "
+        f"({num(c['added_cpu_ms_per_req'], '{:+.3f}')} ms, "
+        f"{num(c['added_cpu_pct'], '{:+.0f}')} %); p50 {num(c['added_p50_ms'], '{:+.2f}')} ms; "
+        f"req/s x{num(c['rps_ratio'], '{:.2f}')}"
+        for c in costs
+    )
+
+
 def render_checks(checks: Sequence[Record]) -> str:
     lines = []
     for c in checks:

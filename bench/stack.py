@@ -33,6 +33,11 @@ PREVIEW_MODEL = "bench/preview-experiment"
 UPSTREAM_KEY = "bench-upstream-key"
 BENCH_USER = "bench@example.invalid"
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The second gateway process, with tracing on (OTLP to the mock upstream), and its targets.
+TRACED = "gateway+otel"
+TRACED_TARGETS = ("gateway+otel", "experiment+otel")
+# Variables of the developer's shell that would change what the gateways do.
+FOREIGN_ENV = ("PREVIEWGATE_", "OTEL_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Stack:
         uvicorn: tuple[str, str] | None = None,
         litellm: bool = False,
         pin_postgres: bool = False,
+        traced: bool = False,
     ) -> None:
         self.pinning = pinning
         self.pin_postgres = pin_postgres
@@ -87,6 +93,9 @@ class Stack:
         self.bin = Path(sys.executable).parent
         self.upstream: Child | None = None
         self.gateway: Child | None = None
+        self.want_traced = traced
+        self.traced: Child | None = None
+        self.traced_port = free_port()
         self.user_key = ""
         self.gateway_log_problems: list[str] = []  # filled when the stack closes
         self.upstream_port = free_port()
@@ -117,13 +126,35 @@ class Stack:
         out = run_checked([*seed, PROD_MODEL, PREVIEW_MODEL, BENCH_USER], env)
         self.user_key = out.split()[-1]
         self.gateway = Child(
-            "gateway", self._gateway_argv(cli), env, self.root / "gateway.log", self.pinning.gateway
+            "gateway",
+            self._gateway_argv(cli, self.gateway_port),
+            env,
+            self.root / "gateway.log",
+            self.pinning.gateway,
         )
         self._wait_gateway()
+        if self.want_traced:
+            # Same store, CPU and settings; only tracing differs. Loaded in turn with the
+            # other, never at the same time.
+            traced_env = {
+                **env,
+                "PREVIEWGATE_PORT": str(self.traced_port),
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": (
+                    f"http://127.0.0.1:{self.upstream_port}/v1/traces"
+                ),
+            }
+            self.traced = Child(
+                TRACED,
+                self._gateway_argv(cli, self.traced_port),
+                traced_env,
+                self.root / "gateway-otel.log",
+                self.pinning.gateway,
+            )
+            self.traced.wait_http_ok(f"http://127.0.0.1:{self.traced_port}/healthz")
         if self.want_litellm:
             self._start_litellm()
 
-    def _gateway_argv(self, cli: str) -> list[str]:
+    def _gateway_argv(self, cli: str, port: int) -> list[str]:
         workers = ["--workers", str(self.workers)]
         if self.uvicorn is None:
             return [cli, "serve", *workers]
@@ -137,8 +168,8 @@ class Stack:
             for k, v in ((k.replace("_", "-"), v) for k, v in settings.items())
         ]
         app = "previewgate.app:create_app_from_env"
-        port = ["--host", "127.0.0.1", "--port", str(self.gateway_port)]
-        return [sys.executable, "-m", "uvicorn", app, "--factory", *port, *workers, *flags]
+        listen = ["--host", "127.0.0.1", "--port", str(port)]
+        return [sys.executable, "-m", "uvicorn", app, "--factory", *listen, *workers, *flags]
 
     def _wait_gateway(self) -> None:
         assert self.gateway is not None
@@ -174,7 +205,7 @@ class Stack:
 
     def close(self) -> None:
         try:
-            for child in (self.litellm, self.gateway, self.upstream):
+            for child in (self.litellm, self.traced, self.gateway, self.upstream):
                 if child is not None:
                     child.stop()
             self._read_gateway_log()
@@ -219,6 +250,10 @@ class Stack:
                 api="messages",
             ),
         ]
+        if self.traced is not None:
+            traced = f"http://127.0.0.1:{self.traced_port}/v1/chat/completions"
+            for name, model in zip(TRACED_TARGETS, (PROD_MODEL, PREVIEW_MODEL), strict=True):
+                targets.append(Target(name, traced, model, self.user_key, model.encode(), TRACED))
         if self.litellm is not None:
             ll = f"http://127.0.0.1:{self.litellm_port}/v1/chat/completions"
             model, key = litellm_proxy.MODEL, litellm_proxy.MASTER_KEY
@@ -232,23 +267,28 @@ class Stack:
         if self.workers > 1:  # each worker alone too: how evenly the load is spread
             for n, pid in enumerate(sorted(self._gateway_workers())):
                 pids[f"gateway worker {n}"] = pid
+        if self.traced is not None:
+            pids[TRACED] = self.traced.pid
         if self.litellm is not None:
             pids["litellm"] = self.litellm.pid
         return pids
 
-    def gateway_metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.gateway_port}/metrics"
+    def gateway_metrics_url(self, process: str = "gateway") -> str:
+        port = self.traced_port if process == TRACED else self.gateway_port
+        return f"http://127.0.0.1:{port}/metrics"
 
     def _read_gateway_log(self) -> None:
-        # The gateway logs at WARNING, so every line it wrote is a problem worth showing.
-        if self.gateway is not None and self.gateway.log_path.exists():
-            text = self.gateway.log_path.read_text(errors="replace")
-            self.gateway_log_problems = [line for line in text.splitlines() if line.strip()]
+        # The gateways log at WARNING, so every line they wrote is a problem worth showing.
+        for child in (self.gateway, self.traced):
+            if child is not None and child.log_path.exists():
+                text = child.log_path.read_text(errors="replace")
+                self.gateway_log_problems += [line for line in text.splitlines() if line.strip()]
 
     # -- environment --------------------------------------------------------------------
     def _base_env(self) -> dict[str, str]:
-        # Start from a clean slate so a developer's PREVIEWGATE_* settings cannot leak in.
-        return {k: v for k, v in os.environ.items() if not k.startswith("PREVIEWGATE_")}
+        # Start from a clean slate so a developer's settings (ours, tracing, proxies) cannot
+        # leak in.
+        return {k: v for k, v in os.environ.items() if not k.upper().startswith(FOREIGN_ENV)}
 
     def _gateway_env(self) -> dict[str, str]:
         return {

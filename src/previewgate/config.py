@@ -11,10 +11,19 @@ import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from previewgate.egress import (
+    DIRECT,
+    PROXY_NAME,
+    Egress,
+    EgressProxy,
+    NoProxy,
+    parse_proxy_url,
+)
 
 DEFAULT_DATA_DIR = Path(".previewgate")
 MiB = 1024 * 1024
@@ -29,7 +38,11 @@ MAX_GC_GRACE_S = 100 * 365 * 86400
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PREVIEWGATE_", extra="ignore")
+    # populate_by_name: the standard variables below are read by their own names (aliases)
+    # and still passed by field name in code.
+    model_config = SettingsConfigDict(
+        env_prefix="PREVIEWGATE_", extra="ignore", populate_by_name=True
+    )
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
@@ -83,6 +96,36 @@ class Settings(BaseSettings):
     # Empty disables it (any key then must be a real one).
     anonymous_key: str = Field(default="anonymous", max_length=200)
     log_level: str = "INFO"
+    # text: human-readable lines; json: one JSON object per line, for log pipelines.
+    log_format: Literal["text", "json"] = "text"
+    # Egress proxies for upstream calls, by the standard variables (either case; no prefix).
+    # Secret: a proxy URL may carry a password.
+    https_proxy: SecretStr | None = Field(default=None, validation_alias="HTTPS_PROXY")
+    http_proxy: SecretStr | None = Field(default=None, validation_alias="HTTP_PROXY")
+    no_proxy: str = Field(default="", validation_alias="NO_PROXY")
+    # Proxies an upstream may pick by name with its "proxy" field: "name=URL,name=URL".
+    egress_proxies: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    # Tracing is off unless an exporter or an OTLP endpoint is named (the SDK itself reads
+    # the rest of the OTEL_* variables: headers, timeouts, sampler, service name).
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_traces_exporter: str | None = Field(default=None, validation_alias="OTEL_TRACES_EXPORTER")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    otel_exporter_otlp_protocol: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    otel_exporter_otlp_traces_protocol: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    )
+    # Message content on spans (the GenAI instrumentations' variable); never for
+    # experimented ids.
+    otel_capture_message_content: bool = Field(
+        default=False, validation_alias="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+    )
     # Identity header names, lower-case, first match wins.
     request_id_headers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["x-kilo-request", "x-client-request-id"]
@@ -146,6 +189,64 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/") if value else value
 
+    @field_validator(
+        "https_proxy",
+        "http_proxy",
+        "otel_traces_exporter",
+        "otel_exporter_otlp_endpoint",
+        "otel_exporter_otlp_traces_endpoint",
+        "otel_exporter_otlp_protocol",
+        "otel_exporter_otlp_traces_protocol",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("https_proxy", "http_proxy")
+    @classmethod
+    def _proxy_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_proxy_url(value.get_secret_value())  # its errors never quote the URL
+        return value
+
+    @field_validator("egress_proxies", mode="before")
+    @classmethod
+    def _named_proxies(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        named: dict[str, str] = {}
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            name, sep, url = item.partition("=")
+            name = name.strip()
+            if not sep or not PROXY_NAME.fullmatch(name) or name == DIRECT:
+                raise ValueError(
+                    "expected name=URL pairs separated by commas; names are lower-case "
+                    f"letters, digits, '.', '_' or '-', and not {DIRECT!r}"
+                )
+            try:
+                parse_proxy_url(url)
+            except ValueError as exc:
+                raise ValueError(f"proxy {name!r}: {exc}") from None
+            named[name] = url.strip()
+        return named
+
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _traces_exporter(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() not in ("otlp", "console", "none"):
+            raise ValueError("supported trace exporters: otlp, console, none")
+        return value.strip().lower() if value else value
+
+    @field_validator("otel_exporter_otlp_protocol", "otel_exporter_otlp_traces_protocol")
+    @classmethod
+    def _otlp_protocol(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() != "http/protobuf":
+            raise ValueError("only http/protobuf is supported for OTLP")
+        return value
+
     @field_validator("encryption_key")
     @classmethod
     def _encryption_key(cls, value: str | None) -> str | None:
@@ -185,6 +286,33 @@ class Settings(BaseSettings):
     ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(n, strict=False) for n in self.webhook_allowed_networks)
 
+    @cached_property
+    def egress(self) -> Egress:
+        """The egress policy for upstream calls (the URLs were checked when read)."""
+
+        def proxy(value: SecretStr) -> EgressProxy:
+            return parse_proxy_url(value.get_secret_value())
+
+        return Egress(
+            http=proxy(self.http_proxy) if self.http_proxy else None,
+            https=proxy(self.https_proxy) if self.https_proxy else None,
+            no_proxy=NoProxy(self.no_proxy),
+            named={name: proxy(url) for name, url in self.egress_proxies.items()},
+        )
+
+    @property
+    def trace_exporter(self) -> Literal["otlp", "console"] | None:
+        """Which span exporter to run, or None: tracing is off unless asked for."""
+        chosen = self.otel_traces_exporter
+        if self.otel_sdk_disabled or chosen == "none":
+            return None
+        if chosen == "console":
+            return "console"
+        if chosen == "otlp":
+            return "otlp"
+        endpoint = self.otel_exporter_otlp_traces_endpoint or self.otel_exporter_otlp_endpoint
+        return "otlp" if endpoint else None
+
     def encryption_key_bytes(self) -> bytes | None:
         """The 32-byte key, or None when no key is configured or generated."""
         if self.encryption_key:
@@ -209,11 +337,15 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the environment; raise ConfigError with one line per bad value."""
+    lines = []
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = []
         for err in exc.errors():
-            name = "PREVIEWGATE_" + str(err["loc"][0]).upper() if err["loc"] else "?"
+            where = str(err["loc"][0]) if err["loc"] else "?"
+            # Standard variables (HTTPS_PROXY, OTEL_*) are reported by their own names.
+            name = where if where.isupper() else "PREVIEWGATE_" + where.upper()
             lines.append(f"{name}: {err['msg']}")
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc
+    # Raised outside the handler, so it carries no context: pydantic's own text quotes every
+    # input, a proxy password included.
+    raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -26,8 +28,15 @@ from previewgate.routing.generation import read_generation
 from previewgate.routing.keys import Found, MissLimits
 from previewgate.routing.snapshot import Snapshot
 from previewgate.store.engine import create_engine, session_factory
+from previewgate.telemetry.tracing import tracer_provider
 from previewgate.usage.writer import UsageWriter
 from previewgate.webhooks.delivery import DeliveryWorker, options_from
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+    from opentelemetry.trace import TracerProvider
+
+    from previewgate.gateway.spans import ChatSpans
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +111,15 @@ class Runtime:
     blobs: BlobStore
     routing: RoutingCache
     writer: UsageWriter
+    # Tracing: a provider given by the caller (tests: an in-memory exporter), else the one
+    # the OTEL_* variables ask for, else none (`spans` stays None: nothing on the path).
+    tracer_provider: TracerProvider | None = field(default=None)
+    spans: ChatSpans | None = field(default=None)
     _http: UpstreamClient | None = field(default=None)
     _export: ExportWorker | None = field(default=None)
     _webhooks: DeliveryWorker | None = field(default=None)
     _loop_lag: LoopLagMonitor | None = field(default=None)
+    _own_tracing: SdkTracerProvider | None = field(default=None)
 
     @property
     def http(self) -> UpstreamClient:
@@ -117,7 +131,7 @@ class Runtime:
         return routing_change(self.sessions, self.routing.changed)
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, tracer_provider: TracerProvider | None = None) -> Runtime:
         engine = create_engine(settings.resolved_database_url)
         sessions = session_factory(engine)
         cipher = KeyCipher(settings.encryption_key_bytes())
@@ -139,14 +153,22 @@ class Runtime:
                 linger_s=settings.writer_linger_s,
                 routing_changed=routing.changed,
             ),
+            tracer_provider=tracer_provider,
         )
 
     async def start(self) -> None:
         if not self.cipher.available:
             log.error("PREVIEWGATE_ENCRYPTION_KEY is missing: experimented models will answer 503")
+        egress = self.settings.egress
+        for scheme, proxy in (("https", egress.https), ("http", egress.http)):
+            if proxy is not None:  # host and port only: the URL may hold a password
+                log.info("%s upstreams go through the egress proxy %s", scheme, proxy)
         self._http = UpstreamClient(
-            self.settings.upstream_connect_timeout_s, self.settings.upstream_read_timeout_s
+            self.settings.upstream_connect_timeout_s,
+            self.settings.upstream_read_timeout_s,
+            egress=egress,
         )
+        self._start_tracing()
         await self.routing.start()
         self.writer.start()
         if self.settings.loop_lag_interval_s > 0:
@@ -165,6 +187,20 @@ class Runtime:
             self._webhooks.start()
         _freeze_startup_objects()
 
+    def _start_tracing(self) -> None:
+        provider = self.tracer_provider
+        if provider is None:
+            provider = self._own_tracing = tracer_provider(self.settings)
+        if provider is None:
+            return
+        from previewgate.gateway.spans import ChatSpans  # loads the OpenTelemetry API
+
+        self.spans = ChatSpans(
+            provider.get_tracer("previewgate"),
+            capture_content=self.settings.otel_capture_message_content,
+        )
+        log.info("tracing on (%s)", self.settings.trace_exporter or "provider given")
+
     async def stop(self) -> None:
         if self._loop_lag is not None:
             await self._loop_lag.stop()
@@ -178,3 +214,6 @@ class Runtime:
             await self._http.close()
         await self.blobs.close()
         await self.engine.dispose()
+        if self._own_tracing is not None:
+            # Flushes the last spans; blocking (the exporter's timeout), so off the loop.
+            await asyncio.to_thread(self._own_tracing.shutdown)

@@ -26,7 +26,10 @@ ARGS = ("--duration", "0.5", "--warmup", "0.2", "--runs", "1", "--concurrency", 
 def _rows(table: str) -> dict[tuple[str, str], dict[str, float]]:
     """(mode, target) -> the numeric columns the test cares about."""
     lines = table.splitlines()
-    header = next(line.split() for line in lines if line.startswith("mode "))
+    start = next(i for i, line in enumerate(lines) if line.startswith("mode "))
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    header = lines[start].split()
+    lines = lines[start + 1 : end]  # the table only
     # Header names contain spaces ("x direct"), so rely only on the fixed first and last ones.
     assert header[3] == "req/s" and header[-2:] == ["requests", "errors"], header
     rows: dict[tuple[str, str], dict[str, float]] = {}
@@ -48,18 +51,28 @@ def test_overhead_benchmark_prints_direct_gateway_and_experiment_rows() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=150,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     rows = _rows(done.stdout)
     for mode in ("json", "stream"):
-        for target in ("direct", "gateway", "experiment", "messages"):
+        for target in (
+            "direct",
+            "gateway",
+            "experiment",
+            "messages",
+            "gateway+otel",
+            "experiment+otel",
+        ):
             row = rows.get((mode, target))
             assert row is not None, f"no {mode}/{target} row in:\n{done.stdout}"
             assert row["rps"] > 0 and row["requests"] > 0, row
             # Zero errors also means every gateway answer carried the public model id.
             assert row["errors"] == 0, done.stdout + done.stderr
+    # Tracing's cost, for both PreviewGate rows of each cell.
+    costs = done.stdout.split("tracing on (OTLP export", 1)[1].split("\n\n", 1)[0]
+    assert len([line for line in costs.splitlines() if "cpu ms/req" in line]) == 4, costs
 
 
 def _run(

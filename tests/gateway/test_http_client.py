@@ -20,14 +20,12 @@ import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from previewgate.gateway.http_client import (
-    HIGH_WATER,
+from previewgate.gateway.http_client import HIGH_WATER, UpstreamClient, _Connection
+from previewgate.gateway.http_errors import (
     ConnectError,
     Disconnected,
     ProtocolError,
     ReadTimeout,
-    UpstreamClient,
-    _Connection,
 )
 
 CLOSE = b""  # after the reply before it, the server closes the connection
@@ -283,7 +281,7 @@ def test_any_split_parses_to_the_same_response(index: int, cuts: list[int]) -> N
 
 
 async def _make_conn() -> _Connection:
-    return _Connection(("http", "127.0.0.1", 80), read_timeout_s=1.0)
+    return _Connection(("http", "127.0.0.1", 80, None), read_timeout_s=1.0)
 
 
 async def test_https_verifies_the_certificate_and_host() -> None:

@@ -68,6 +68,7 @@ def start_experiment(
     allow_anonymous: bool = True,
     activate: bool = True,
     api_formats: list[str] | None = None,
+    proxy: str | None = None,
 ) -> LiveExperiment:
     r = admin.post(
         "/admin/api/experiments",
@@ -88,6 +89,8 @@ def start_experiment(
         upstream = {"internal_id": internal, "base_url": mock.base_url}
         if api_formats:
             upstream["api_format"] = api_formats[index]
+        if proxy:
+            upstream["proxy"] = proxy
         r = exp.post(
             "/variants",
             json={"label": label, "weight": weight, "api_key": key, "upstream": upstream},

@@ -32,10 +32,14 @@ def serve_model(
     public_id: str = "demo/prod",
     internal_id: str = "internal-prod",
     kind: str = "production",
+    proxy: str | None = None,
     **fields: Any,
 ) -> None:
-    """Register a catalog model served by ``base_url`` on a test gateway."""
+    """Register a catalog model served by ``base_url`` (through egress ``proxy``, if given)
+    on a test gateway."""
     upstream = {"internal_id": internal_id, "base_url": base_url}
+    if proxy is not None:
+        upstream["proxy"] = proxy
     gateway.call(
         lambda rt: add_model(rt, public_id=public_id, kind=kind, upstream=upstream, **fields)
     )

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import uvicorn
+from opentelemetry.trace import TracerProvider
 
 from previewgate.app import PreviewGateApp
 from previewgate.config import Settings
@@ -51,31 +53,36 @@ class MockServer:
     port: int
     _thread: LoopThread
     _runner: Any
+    scheme: str = "http"
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.scheme}://127.0.0.1:{self.port}/v1"
 
     def stop(self) -> None:
         self._thread.run(self._runner.cleanup())
         self._thread.close()
 
 
-def start_mock(upstream: MockUpstream | None = None, port: int = 0) -> MockServer:
+def start_mock(
+    upstream: MockUpstream | None = None, port: int = 0, ssl_context: ssl.SSLContext | None = None
+) -> MockServer:
+    """The mock upstream on loopback; https when given a server ``ssl_context``."""
     upstream = upstream or MockUpstream()
     thread = LoopThread("mock-upstream")
-    runner = thread.run(serve_mock(upstream, "127.0.0.1", port))
-    return MockServer(upstream, bound_port(runner), thread, runner)
+    runner = thread.run(serve_mock(upstream, "127.0.0.1", port, ssl_context))
+    scheme = "https" if ssl_context is not None else "http"
+    return MockServer(upstream, bound_port(runner), thread, runner, scheme)
 
 
 class GatewayServer:
     """The real app under uvicorn, on a free port, in its own loop thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tracer_provider: TracerProvider | None = None) -> None:
         self.settings = settings
         self.port = free_port()
         self.thread = LoopThread("gateway")
-        self.runtime = Runtime.build(settings)
+        self.runtime = Runtime.build(settings, tracer_provider)
         self.app = PreviewGateApp(self.runtime)
         config = uvicorn.Config(
             self.app,

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from previewgate.egress import DIRECT, PROXY_NAME
+
 ApiFormat = Literal["openai-chat", "openai-responses", "anthropic-messages"]
 
 
@@ -21,6 +23,10 @@ class UpstreamSpec(BaseModel):
     remove_from_body: list[str] = Field(default_factory=list)
     add_cache_breakpoints: bool = False
     inject_reasoning_into_content: bool = False
+    # The egress proxy for this upstream: unset follows HTTPS_PROXY/HTTP_PROXY/NO_PROXY,
+    # "direct" bypasses them, any other value names a proxy of PREVIEWGATE_EGRESS_PROXIES
+    # (a name, never a URL: this JSON is stored in clear and a proxy URL may hold a password).
+    proxy: str | None = Field(default=None, max_length=63)
 
     @field_validator("base_url")
     @classmethod
@@ -34,6 +40,16 @@ class UpstreamSpec(BaseModel):
     def _protect_core_fields(cls, value: list[str]) -> list[str]:
         if {"model", "messages"} & set(value):
             raise ValueError("remove_from_body may not remove 'model' or 'messages'")
+        return value
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_name(cls, value: str | None) -> str | None:
+        if value is not None and value != DIRECT and not PROXY_NAME.fullmatch(value):
+            raise ValueError(
+                f"proxy is {DIRECT!r} or the name of a proxy in PREVIEWGATE_EGRESS_PROXIES "
+                "(lower-case letters, digits, '.', '_', '-'); URLs are not accepted"
+            )
         return value
 
     @property

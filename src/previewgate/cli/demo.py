@@ -10,8 +10,9 @@ import asyncio
 import click
 
 from previewgate.cli.common import prepare_store, settings_or_exit
-from previewgate.cli.serve import configure_logging, uvicorn_config_kwargs
+from previewgate.cli.serve import uvicorn_config_kwargs
 from previewgate.config import Settings
+from previewgate.telemetry.logs import configure_logging
 
 
 def _banner(settings: Settings, admin_key: str) -> str:
@@ -72,6 +73,7 @@ async def _run_demo(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            log_config=None,
             **uvicorn_config_kwargs(),
         )
     )
@@ -89,5 +91,5 @@ def demo() -> None:
     settings = settings_or_exit()
     if not settings.is_embedded:
         raise click.ClickException("the demo runs on embedded defaults (unset DATABASE_URL)")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(_run_demo(settings))

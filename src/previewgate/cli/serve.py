@@ -6,7 +6,6 @@ uvicorn is imported by `serve` itself: ``--help`` and `migrate` do not need it.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from functools import partial
 from typing import Any
@@ -14,14 +13,9 @@ from typing import Any
 import click
 
 from previewgate.cli.common import prepare_store, settings_or_exit
+from previewgate.telemetry.logs import configure_logging
 
 APP_FACTORY = "previewgate.app:create_app_from_env"
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 def uvicorn_config_kwargs() -> dict[str, Any]:
@@ -57,13 +51,15 @@ def serve(workers: int | None) -> None:
     from previewgate.cli.workers import run_workers
 
     settings = settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(prepare_store(settings, migrate=False))
     server: dict[str, Any] = {
         "factory": True,
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
+        # uvicorn's own lines go through our handler too (one format, JSON included).
+        "log_config": None,
         **uvicorn_config_kwargs(),
     }
     count = workers or settings.workers
@@ -71,7 +67,8 @@ def serve(workers: int | None) -> None:
         uvicorn.run(APP_FACTORY, **server)
         return
     config = uvicorn.Config(APP_FACTORY, **server)
-    sys.exit(run_workers(config, count, partial(configure_logging, settings.log_level)))
+    init = partial(configure_logging, settings.log_level, settings.log_format)
+    sys.exit(run_workers(config, count, init))
 
 
 @click.command()

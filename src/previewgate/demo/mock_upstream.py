@@ -17,6 +17,7 @@ in their own shapes (`mock_formats`), so a checkpoint of any ``api_format`` can 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -280,10 +281,13 @@ def _usage(body: dict[str, Any], text: str) -> dict[str, Any]:
     }
 
 
-async def serve_mock(upstream: MockUpstream, host: str, port: int) -> web.AppRunner:
+async def serve_mock(
+    upstream: MockUpstream, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> web.AppRunner:
+    """Serve ``upstream`` on ``host:port`` (https with ``ssl_context``)."""
     runner = web.AppRunner(upstream.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     return runner
 

@@ -17,6 +17,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -31,6 +32,7 @@ from previewgate.errors import (
 from previewgate.evidence.sse_assembly import ResponseAssembler
 from previewgate.formats import CHAT, MESSAGES, RESPONSES
 from previewgate.formats.codec import ClientFormat
+from previewgate.gateway import access_log
 from previewgate.gateway.blind_schema import ToolCallIds, UpstreamToolCallIds
 from previewgate.gateway.proxy import forward, send_error
 from previewgate.gateway.relay import Outcome, RelayContext
@@ -166,6 +168,7 @@ class ModelEndpoints:
         rt = self.runtime
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         peer = scope.get("client")
+        body: dict[str, Any] | None = None
         try:
             raw = await read_body(receive, headers, rt.settings.max_body_bytes)
             if client.kind == "messages" and not headers.get("anthropic-version"):
@@ -184,6 +187,9 @@ class ModelEndpoints:
         except PreviewGateError as error:
             metrics.CHAT_REQUESTS[error.status // 100].inc()
             await send_error(send, error, client.error_body(error))
+            if rt.spans is not None or access_log.enabled():
+                model = body["model"] if body is not None else None
+                self._report_refused(headers, model, error, created_at, started)
             return
         except asyncio.CancelledError:
             return
@@ -225,7 +231,7 @@ class ModelEndpoints:
                 await send_error(send, internal, client.error_body(internal))
         finally:
             watcher.stop()
-            self._record(
+            event = self._record(
                 usage_id,
                 created_at,
                 started,
@@ -235,6 +241,48 @@ class ModelEndpoints:
                 len(payload),
                 outcome,
             )
+            if rt.spans is not None or access_log.enabled():
+                self._report(headers, body, ctx, outcome, event, started)
+
+    def _report(
+        self,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        ctx: RelayContext,
+        outcome: Outcome,
+        event: UsageEvent,
+        started: float,
+    ) -> None:
+        """Spans and the access line of a finished request (it has been answered: a failure
+        here is logged, never the client's)."""
+        try:
+            trace_id = None
+            spans = self.runtime.spans
+            if spans is not None:
+                ended_s = time.perf_counter() - started
+                trace_id = spans.finished(headers, body, ctx, outcome, event, ended_s)
+            if access_log.enabled():
+                access_log.finished(ctx.route, event, ctx.response_id, trace_id)
+        except Exception as exc:
+            log.error("request telemetry failed: %s", type(exc).__name__)
+
+    def _report_refused(
+        self,
+        headers: dict[str, str],
+        model: str | None,
+        error: PreviewGateError,
+        created_at: datetime,
+        started: float,
+    ) -> None:
+        try:
+            elapsed_s = time.perf_counter() - started
+            trace_id = None
+            if self.runtime.spans is not None:
+                trace_id = self.runtime.spans.refused(headers, model, error, created_at, elapsed_s)
+            if access_log.enabled():
+                access_log.refused(model, error, round(elapsed_s * 1000), trace_id)
+        except Exception as exc:
+            log.error("request telemetry failed: %s", type(exc).__name__)
 
     def _record(
         self,
@@ -246,7 +294,7 @@ class ModelEndpoints:
         call: UpstreamRequest,
         upstream_bytes: int,
         outcome: Outcome,
-    ) -> None:
+    ) -> UsageEvent:
         decision: RouteDecision = ctx.route
         stream = ctx.streamed
         total_s = time.perf_counter() - started
@@ -297,6 +345,7 @@ class ModelEndpoints:
             upstream_response_id=outcome.upstream_id,
         )
         self.runtime.writer.submit(event)
+        return event
 
 
 def _int(value: object) -> int | None:

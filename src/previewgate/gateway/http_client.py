@@ -7,11 +7,12 @@ trace hooks, timers) was 26-42 % of the event loop's time under load, the larges
 left on the hot path (``bench/README.md``, "Choices measured"). This client does only what
 that call needs, and leaves all HTTP parsing to httptools (llhttp, the parser uvicorn
 runs): content-length, chunked and close-delimited bodies, 1xx interim responses,
-keep-alive. It decodes gzip and deflate. It does not follow redirects, use proxies,
+keep-alive. It decodes gzip and deflate. It goes through an egress proxy when the
+process's `Egress` policy says so (``gateway.tunnel``). It does not follow redirects, use
 cookies or HTTP/2: an upstream is an API base URL.
 
-Errors are this module's own, so the proxy maps them to usage ``error_kind`` in one place.
-A request is never retried: a POST may have been processed.
+Errors are drawn in ``gateway.http_errors``, so the proxy maps them to usage ``error_kind``
+in one place. A request is never retried: a POST may have been processed.
 """
 
 from __future__ import annotations
@@ -26,37 +27,27 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from previewgate.egress import Egress, EgressProxy, UnknownProxy
+from previewgate.gateway.http_errors import (
+    ConnectError,
+    ConnectTimeout,
+    Disconnected,
+    ProtocolError,
+    ProxyRefused,
+    ProxyUnknown,
+    ReadTimeout,
+    UpstreamHTTPError,
+)
+from previewgate.gateway.tunnel import open_via_proxy
+
 # Reading pauses when this much body is buffered and unread (backpressure on a fast upstream).
 HIGH_WATER = 1 << 20
 MAX_HEADER_BYTES = 64 * 1024
 # A decompressed body larger than this is refused (a few KiB of gzip can expand to GiBs).
 MAX_DECODED_BYTES = 256 * 1024 * 1024
 
-Origin = tuple[str, str, int]  # scheme, host, port
-
-
-class UpstreamHTTPError(Exception):
-    """Base of every failure of an upstream call."""
-
-
-class ConnectError(UpstreamHTTPError):
-    """No connection: refused, unresolvable, TLS handshake failed."""
-
-
-class ConnectTimeout(UpstreamHTTPError):
-    """The connection (TCP + TLS) took longer than the connect timeout."""
-
-
-class ReadTimeout(UpstreamHTTPError):
-    """The upstream sent nothing for longer than the read timeout."""
-
-
-class Disconnected(UpstreamHTTPError):
-    """The upstream closed the connection before the response was complete."""
-
-
-class ProtocolError(UpstreamHTTPError):
-    """The upstream's bytes are not a valid HTTP/1.1 response (or exceed our limits)."""
+# scheme, host, port and the egress proxy: connections are pooled per route, not per host.
+Origin = tuple[str, str, int, EgressProxy | None]
 
 
 class _Connection(asyncio.Protocol):
@@ -293,13 +284,15 @@ class UpstreamClient:
         idle_timeout_s: float = 30.0,
         max_idle_per_origin: int = 512,
         ssl_context: ssl.SSLContext | None = None,
+        egress: Egress | None = None,
     ) -> None:
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
         self._idle_timeout_s = idle_timeout_s
         self._max_idle = max_idle_per_origin
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._targets: dict[str, tuple[Origin, bytes]] = {}
+        self._targets: dict[str | tuple[str, str], tuple[Origin, bytes]] = {}
+        self._egress = egress or Egress()
         # Verifies certificates and host names against the system's CAs (SSL_CERT_FILE and
         # SSL_CERT_DIR point OpenSSL elsewhere); made on first use of https.
         self._ssl = ssl_context
@@ -314,13 +307,15 @@ class UpstreamClient:
         stream: bool,
         key_header: bytes = b"\r\nauthorization: Bearer ",
         headers: bytes = b"",
+        proxy: str | None = None,
     ) -> UpstreamResponse:
         """Send the request and wait for the status line and headers.
 
         ``key_header`` introduces the key (each API format names it its own way); ``headers``
-        are further lines, each starting with CRLF.
+        are further lines, each starting with CRLF. ``proxy`` is the upstream's own egress
+        choice (see `previewgate.egress`).
         """
-        origin, head = self._target(url)
+        origin, head = self._target(url, proxy)
         accept = b"text/event-stream" if stream else b"application/json"
         lines = [head, b"accept: ", accept, b"\r\ncontent-length: ", b"%d" % len(payload)]
         if api_key:
@@ -333,13 +328,17 @@ class UpstreamClient:
                 if conn.error is not None:
                     raise conn.error
                 await conn.wait()
+            if conn.status == 407 and origin[3] is not None:
+                # Only a forwarding proxy answers 407; an upstream never does.
+                raise ProxyRefused("the egress proxy wants credentials (407)")
         except BaseException:
             conn.close()
             raise
         return UpstreamResponse(self, conn)
 
-    def _target(self, url: str) -> tuple[Origin, bytes]:
-        found = self._targets.get(url)
+    def _target(self, url: str, proxy_name: str | None) -> tuple[Origin, bytes]:
+        key = url if proxy_name is None else (url, proxy_name)
+        found = self._targets.get(key)
         if found is not None:
             return found
         parts = urlsplit(url)
@@ -347,17 +346,26 @@ class UpstreamClient:
             raise ConnectError(f"not an http(s) URL: {parts.scheme}://")
         default_port = 443 if parts.scheme == "https" else 80
         port = parts.port or default_port
+        try:
+            proxy = self._egress.choose(parts.scheme, parts.hostname, port, proxy_name)
+        except UnknownProxy:
+            raise ProxyUnknown(f"no egress proxy is named {proxy_name!r}") from None
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
         host_header = host if port == default_port else f"{host}:{port}"
+        via = ""
+        if proxy is not None and parts.scheme == "http":
+            target = f"http://{host_header}{target}"  # absolute form: the proxy forwards it
+            if proxy.authorization is not None:
+                via = f"proxy-authorization: {proxy.authorization.decode()}\r\n"
         head = (
-            f"POST {target} HTTP/1.1\r\nhost: {host_header}\r\n"
+            f"POST {target} HTTP/1.1\r\nhost: {host_header}\r\n{via}"
             "content-type: application/json\r\naccept-encoding: gzip, deflate\r\n"
         ).encode("latin-1")
-        found = ((parts.scheme, parts.hostname, port), head)
+        found = ((parts.scheme, parts.hostname, port, proxy), head)
         if len(self._targets) >= 4096:
             self._targets.clear()  # bounded: URLs come from the catalog, not from clients
-        self._targets[url] = found
+        self._targets[key] = found
         return found
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
@@ -373,21 +381,23 @@ class UpstreamClient:
         return None
 
     async def _connect(self, origin: Origin) -> _Connection:
-        scheme, host, port = origin
+        scheme, host, port, proxy = origin
         loop = asyncio.get_running_loop()
         context: ssl.SSLContext | None = None
         if scheme == "https":
             if self._ssl is None:
                 self._ssl = ssl.create_default_context()
             context = self._ssl
+
+        def protocol() -> _Connection:
+            return _Connection(origin, self._read_timeout_s)
+
         try:
             async with asyncio.timeout(self._connect_timeout_s):
+                if proxy is not None:
+                    return await open_via_proxy(proxy, host, port, context, protocol)
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(origin, self._read_timeout_s),
-                    host,
-                    port,
-                    ssl=context,
-                    server_hostname=host if context else None,
+                    protocol, host, port, ssl=context, server_hostname=host if context else None
                 )
         except TimeoutError as exc:
             raise ConnectTimeout(f"connecting took over {self._connect_timeout_s:g}s") from exc

@@ -14,19 +14,25 @@ from typing import Any
 from previewgate.errors import PreviewGateError, UpstreamError, UpstreamTimeout
 from previewgate.gateway.blind_relay import BlindError, BlindJson, BlindStream
 from previewgate.gateway.faithful_relay import FaithfulError, FaithfulJson, FaithfulStream
-from previewgate.gateway.http_client import (
+from previewgate.gateway.http_client import UpstreamClient, UpstreamResponse
+from previewgate.gateway.http_errors import (
     ConnectError,
     ConnectTimeout,
     Disconnected,
+    ProxyRefused,
+    ProxyUnknown,
+    ProxyUnreachable,
     ReadTimeout,
-    UpstreamClient,
     UpstreamHTTPError,
-    UpstreamResponse,
 )
 from previewgate.gateway.relay import Head, Outcome, Relay, RelayContext
 from previewgate.gateway.upstream import UpstreamRequest
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# Clients are told that the gateway's own egress failed, not the model; never which proxy.
+PROXY_UNREACHABLE = "The gateway cannot reach its egress proxy."
+PROXY_REFUSED = "The gateway's egress proxy refused the connection to the model."
+PROXY_UNKNOWN = "The gateway's egress proxy for this model is not configured."
 
 
 async def send_head(send: Send, head: Head) -> None:
@@ -78,6 +84,7 @@ async def forward(
     started: float,
 ) -> None:
     relay = Relay(ctx, outcome)  # answers transport failures until the upstream's head arrives
+    outcome.sent_s = time.perf_counter() - started
     try:
         resp = await http.post(
             call.url,
@@ -86,6 +93,7 @@ async def forward(
             stream=ctx.streamed,
             key_header=call.key_header,
             headers=call.headers,
+            proxy=ctx.route.proxy,
         )
         try:
             outcome.ttfb_s = time.perf_counter() - started
@@ -94,12 +102,20 @@ async def forward(
             if head is not None:
                 await send_head(send, head)
             while not relay.done and (chunk := await resp.chunk()):
+                if outcome.first_chunk_s is None:
+                    outcome.first_chunk_s = time.perf_counter() - started
                 out = relay.feed(chunk)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             head, tail = relay.finish()
         finally:
             resp.release()
+    except ProxyUnreachable:
+        head, tail = relay.fail("proxy_unreachable", UpstreamError(PROXY_UNREACHABLE))
+    except ProxyRefused:
+        head, tail = relay.fail("proxy_refused", UpstreamError(PROXY_REFUSED))
+    except ProxyUnknown:
+        head, tail = relay.fail("proxy_unknown", UpstreamError(PROXY_UNKNOWN))
     except (ConnectTimeout, ReadTimeout):
         head, tail = relay.fail("timeout", UpstreamTimeout("The model took too long to answer."))
     except ConnectError:
@@ -108,6 +124,7 @@ async def forward(
         head, tail = relay.fail("stream_cut", UpstreamError("The model's answer was cut off."))
     except UpstreamHTTPError:
         head, tail = relay.fail("upstream_protocol", UpstreamError("The model's answer failed."))
+    outcome.upstream_s = time.perf_counter() - started
     if head is not None:
         await send_head(send, head)
     await send({"type": "http.response.body", "body": tail, "more_body": False})

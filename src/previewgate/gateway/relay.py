@@ -51,7 +51,12 @@ class Outcome:
     status_code: int = 0
     error_kind: str | None = None
     usage: dict[str, Any] | None = None
+    # Seconds from the request's start: the upstream call began, its head arrived, the first
+    # bytes of its body, the exchange with it ended (for the request's spans).
+    sent_s: float | None = None
     ttfb_s: float | None = None
+    first_chunk_s: float | None = None
+    upstream_s: float | None = None
     response_started: bool = False
     # What an experimented client received, merged as it is relayed (bounded by the capture
     # limit): the evidence needs no second parse of the answer.

@@ -49,6 +49,18 @@ class RouteDecision:
     def experimented(self) -> bool:
         return self.version_id is not None
 
+    @property
+    def kind(self) -> str:
+        """How the request is routed: experiment, catalog or default (for logs and spans)."""
+        if self.version_id is not None:
+            return "experiment"
+        return "catalog" if self.upstream is not None else "default"
+
+    @property
+    def proxy(self) -> str | None:
+        """The upstream's own egress choice; None follows the environment's."""
+        return self.upstream.proxy if self.upstream is not None else None
+
     def credentials(self) -> tuple[str, ...]:
         """The route's key and base URL: never stored, even in what the model wrote."""
         values = [self.api_key] if self.api_key else []

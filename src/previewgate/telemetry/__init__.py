@@ -1,0 +1,1 @@
+"""What the process tells operators besides /metrics: log lines and traces."""
