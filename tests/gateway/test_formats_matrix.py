@@ -293,7 +293,7 @@ def test_anthropic_beta_reaches_only_anthropic_checkpoints(
         assert r.status_code == 200, r.text
         seen = {k.lower(): v for k, v in mock.upstream.requests[-1].headers.items()}
         assert ("anthropic-beta" in seen) is forwarded, seen
-    bad = {**headers, "anthropic-beta": "beta; evil=\"1\""}
+    bad = {**headers, "anthropic-beta": 'beta; evil="1"'}
     body = _body("messages", model_id("anthropic-messages"))
     r = httpx.post(f"{gateway.base_url}/v1/messages", json=body, headers=bad)
     assert r.status_code == 200 and "anthropic-beta" not in {
