@@ -277,3 +277,25 @@ def test_the_default_upstream_is_asked_in_the_clients_format(
             headers = {k.lower(): v for k, v in seen.headers.items()}
             assert headers.get("authorization") == "Bearer sk-default"
             assert seen.body["model"] == "vendor/unlisted"
+
+
+def test_anthropic_beta_reaches_only_anthropic_checkpoints(
+    gateway: GatewayServer, mock: MockServer, key: str
+) -> None:
+    headers = {
+        "x-api-key": key,
+        "anthropic-version": "2023-06-01",
+        "anthropic-beta": "interleaved-thinking-2025-05-14",
+    }
+    for api_format, forwarded in (("anthropic-messages", True), ("openai-chat", False)):
+        body = _body("messages", model_id(api_format))
+        r = httpx.post(f"{gateway.base_url}/v1/messages", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        seen = {k.lower(): v for k, v in mock.upstream.requests[-1].headers.items()}
+        assert ("anthropic-beta" in seen) is forwarded, seen
+    bad = {**headers, "anthropic-beta": 'beta; evil="1"'}
+    body = _body("messages", model_id("anthropic-messages"))
+    r = httpx.post(f"{gateway.base_url}/v1/messages", json=body, headers=bad)
+    assert r.status_code == 200 and "anthropic-beta" not in {
+        k.lower() for k in mock.upstream.requests[-1].headers
+    }

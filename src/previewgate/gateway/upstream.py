@@ -101,11 +101,10 @@ def _rewrite(out: dict[str, Any], decision: RouteDecision) -> None:
 
 
 def _beta(client: ClientFormat, upstream: UpstreamFormat, headers: dict[str, str]) -> bytes:
+    if client.kind != "messages" or upstream.api_format != "anthropic-messages":
+        return b""
     value = headers.get("anthropic-beta", "").strip().lower()
-    anthropic = client.kind == "messages" and upstream.api_format == "anthropic-messages"
-    if anthropic and value and _BETA.fullmatch(value):
-        return b"\r\nanthropic-beta: " + value.encode()
-    return b""
+    return b"\r\nanthropic-beta: " + value.encode() if value and _BETA.fullmatch(value) else b""
 
 
 def build_upstream_request(
