@@ -110,18 +110,23 @@ def _partner(admin: httpx.Client, slug: str, name: str) -> Side:
 
 
 def _traffic(gateway: GatewayServer, exp: LiveExperiment) -> None:
-    """Subjects in every slot (enough for the SRM check), some rated up or down."""
+    """Subjects in every slot (enough for the SRM check); in each slot the first request is
+    rated up and the second down."""
+    rated: dict[str, int] = {}
     with httpx.Client(base_url=gateway.base_url, timeout=30) as client:
         for n in range(36):
             machine = {"x-machine-id": f"machine-{n}"}
             body = {"model": PREVIEW_ID, "messages": [{"role": "user", "content": f"q{n}"}]}
             r = client.post("/v1/chat/completions", json=body, headers=machine)
             assert r.status_code == 200, r.text
-            if n % 3 == 0:
-                rating = "up" if n % 2 == 0 else "down"
-                rated = {"response_id": r.headers["x-request-id"], "rating": rating}
+            slot = exp.slot_for("machine", f"machine-{n}").variant_id
+            rated[slot] = rated.get(slot, 0) + 1
+            if rated[slot] <= 2:
+                rating = "up" if rated[slot] == 1 else "down"
+                answer = {"response_id": r.headers["x-request-id"], "rating": rating}
                 gateway.flush()
-                assert client.post("/v1/feedback", json=rated, headers=machine).status_code < 300
+                assert client.post("/v1/feedback", json=answer, headers=machine).status_code < 300
+    assert len(rated) == len(exp.slots) and min(rated.values()) >= 2
     gateway.flush()
 
 
