@@ -45,6 +45,7 @@ from stack import DEFAULT_PG_ADMIN, TRACED_TARGETS, Pinning, Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WRITER_PREFIX = "previewgate_writer_"
+LAG_PREFIX = "previewgate_event_loop_lag_seconds_bucket"
 PREVIEWGATE_TARGETS = ("gateway", "experiment", "messages", *TRACED_TARGETS)
 
 
@@ -99,12 +100,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def writer_stats(url: str) -> dict[str, float]:
-    """The gateway's usage-writer gauges and counters from /metrics (rows, drops, queue)."""
+    """The gateway's usage-writer gauges and counters from /metrics (rows, drops, queue), and
+    its event-loop lag histogram's cumulative buckets."""
     with urllib.request.urlopen(url, timeout=5) as resp:
         text = resp.read().decode()
     stats: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith(WRITER_PREFIX):
+        if line.startswith((WRITER_PREFIX, LAG_PREFIX)):
             name, _, value = line.rpartition(" ")
             stats[name] = float(value)
     return stats
@@ -152,14 +154,40 @@ class WriterWatch:
             if k.startswith(WRITER_PREFIX + suffix)
         )
 
-    def summary(self) -> dict[str, float]:
+    def _lag_bounds(self) -> tuple[float | None, float | None]:
+        """Upper bounds (ms) of the buckets holding the 99th percentile and the worst loop lag
+        sampled over the run: the histogram's buckets, not exact values."""
+        found = []
+        for key, value in self.last.items():
+            if key.startswith(LAG_PREFIX) and 'le="+Inf"' not in key:
+                bound = float(key.split('le="', 1)[1].split('"', 1)[0])
+                found.append((bound, value - self.first.get(key, 0.0)))
+        total = next(
+            (
+                v - self.first.get(k, 0.0)
+                for k, v in self.last.items()
+                if k.startswith(LAG_PREFIX) and 'le="+Inf"' in k
+            ),
+            0.0,
+        )
+        if not found or total <= 0:
+            return None, None
+        found.sort()
+        p99 = next((b for b, n in found if n >= 0.99 * total), None)
+        worst = next((b for b, n in found if n >= total), None)
+        return (p99 * 1000 if p99 else None), (worst * 1000 if worst else None)
+
+    def summary(self) -> dict[str, float | None]:
         rows = self._delta("rows_total")
+        lag_p99, lag_max = self._lag_bounds()
         return {
             "rows": rows,
             "rows_per_s": rows / max(self.ended - self.started, 1e-9),
             "queue_max": max(self.depths, default=0.0),
             "dropped": self._delta("dropped_total"),
             "failures": self._delta("failures_total"),
+            "loop_lag_p99_ms": lag_p99,  # None: above the largest finite bucket (1 s)
+            "loop_lag_max_ms": lag_max,
         }
 
 
@@ -199,6 +227,10 @@ async def run_matrix(args: argparse.Namespace, stack: Stack, targets: list[Targe
                 records.append(record)
                 print(_progress(len(records), total, record), file=sys.stderr, flush=True)
     return records
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:g} ms"
 
 
 def _progress(done: int, total: int, r: Record) -> str:
@@ -300,7 +332,10 @@ def print_report(document: dict[str, Any], markdown: bool) -> None:
         stats = ", ".join(f"{k.removeprefix(WRITER_PREFIX)}={v:g}" for k, v in writer.items())
         print(f"\ngateway usage writer after the last cell: {stats}")
     if any("writer_run" in r for r in document["runs"]):
-        print("\nusage writer per run (usage + attribution rows, warm-up start to settled):")
+        print(
+            "\nusage writer and event-loop lag per run (usage + attribution rows; the loop lag "
+            "as histogram bucket bounds; warm-up start to settled):"
+        )
     for r in document["runs"]:
         w = r.get("writer_run")
         if w:
@@ -308,7 +343,8 @@ def print_report(document: dict[str, Any], markdown: bool) -> None:
                 f"  run {r['run']} of {r['mode']:6} c={r['concurrency']:<3} {r['target']:10}: "
                 f"{w['rows']:8.0f} rows  {w['rows_per_s']:7.0f} rows/s  "
                 f"max queue {w['queue_max']:6.0f}  dropped {w['dropped']:.0f}  "
-                f"failures {w['failures']:.0f}"
+                f"failures {w['failures']:.0f}  loop lag p99 <= {_ms(w.get('loop_lag_p99_ms'))}"
+                f"  max <= {_ms(w.get('loop_lag_max_ms'))}"
             )
     if settings["workers"] > 1:
         print("\ngateway CPU per worker, % (each worker has its own SO_REUSEPORT socket):")
