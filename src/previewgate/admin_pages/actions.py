@@ -40,18 +40,10 @@ async def write(runtime: Runtime, fn: Callable[[AsyncSession], Awaitable[T]]) ->
         return await fn(session)
 
 
-async def act(
-    request: Request,
-    runtime: Runtime,
-    back: str,
-    done: str,
-    fn: Mutation,
-    *,
-    routing: bool = True,
-) -> Response:
+async def act(request: Request, runtime: Runtime, back: str, done: str, fn: Mutation) -> Response:
     """Mutate and redirect back with ``done``, or with the service's refusal message."""
     try:
-        await (mutate if routing else write)(runtime, fn)
+        await mutate(runtime, fn)
     except PreviewGateError as exc:
         return redirect(request, back, exc.message, kind="error")
     return redirect(request, back, done)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
 from previewgate.admin_pages import (
@@ -21,9 +21,8 @@ from previewgate.admin_pages import (
     user_pages,
     variant_pages,
 )
-from previewgate.admin_pages.auth import ADMIN, SessionForm
+from previewgate.admin_pages.auth import ADMIN
 from previewgate.admin_pages.rendering import PageRoute
-from previewgate.deps import RuntimeDep
 from previewgate.errors import NotFound
 
 router = APIRouter(prefix="/admin", route_class=PageRoute, include_in_schema=False)
@@ -59,25 +58,7 @@ async def favicon() -> Response:
     )
 
 
-@router.get("")
-async def admin_home() -> Response:
-    return Response(status_code=303, headers={"Location": ADMIN.home})
-
-
-@router.get("/sign-in")
-async def sign_in_form(request: Request, runtime: RuntimeDep, next: str = "") -> Response:
-    return await sign_in.sign_in_form(request, runtime, ADMIN, next)
-
-
-@router.post("/sign-in")
-async def sign_in_post(request: Request, runtime: RuntimeDep) -> Response:
-    return await sign_in.sign_in(request, runtime, ADMIN)
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, runtime: RuntimeDep, admin: SessionForm) -> Response:
-    return await sign_in.sign_out(request, runtime, admin)
-
+sign_in.add_routes(router, ADMIN)
 
 _PAGES = (list_pages, experiment_pages, variant_pages, request_pages, model_pages, user_pages)
 for _module in _PAGES:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from previewgate.admin_pages.auth import (
+    CSRF_FIELD,
     PRESESSION_MAX_AGE_S,
     SESSION_MAX_AGE_S,
     PageSession,
     Realm,
+    check_csrf,
     check_presession,
     current_session,
     end_session,
     open_session,
     presession_token,
     secure_cookies,
+    signed_in,
+    signed_in_to,
 )
 from previewgate.admin_pages.forms import text
 from previewgate.admin_pages.rendering import redirect, render
+from previewgate.deps import RuntimeDep
 from previewgate.runtime import Runtime
 
 
@@ -86,3 +91,32 @@ async def sign_out(request: Request, runtime: Runtime, session: PageSession) -> 
     response = redirect(request, f"{realm.path}/sign-in", "Signed out.")
     response.delete_cookie(realm.session_cookie, path=realm.path)
     return response
+
+
+def add_routes(router: APIRouter, realm: Realm) -> None:
+    """``{realm.path}``, ``/sign-in`` (the form and its post) and ``/sign-out`` on ``router``
+    (mounted at the realm's path)."""
+
+    async def signed_in_form(request: Request, runtime: RuntimeDep) -> None:
+        found = await signed_in_to(request, runtime, realm)
+        check_csrf(found, (await request.form()).get(CSRF_FIELD))
+
+    @router.get("")
+    async def home() -> Response:
+        return Response(status_code=303, headers={"Location": realm.home})
+
+    @router.get("/sign-in")
+    async def form(request: Request, runtime: RuntimeDep, next: str = "") -> Response:
+        return await sign_in_form(request, runtime, realm, next)
+
+    @router.post("/sign-in")
+    async def post(request: Request, runtime: RuntimeDep) -> Response:
+        return await sign_in(request, runtime, realm)
+
+    # A dependency rather than a parameter: this closure's names are not the module's, so
+    # FastAPI could not resolve them in a (postponed) annotation.
+    @router.post("/sign-out", dependencies=[Depends(signed_in_form)])
+    async def leave(request: Request, runtime: RuntimeDep) -> Response:
+        found = signed_in(request)
+        assert found is not None  # the dependency has checked it
+        return await sign_out(request, runtime, found)

@@ -21,18 +21,19 @@ from previewgate.runtime import Runtime
 T = TypeVar("T")
 
 
-class Refused(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
 async def change(
-    request: Request, runtime: Runtime, back: str, fn: Callable[[AsyncSession], Awaitable[T]]
-) -> T:
-    """Run ``fn`` in one transaction; a refusal becomes ``Refused`` with the redirect."""
+    request: Request,
+    runtime: Runtime,
+    back: str,
+    fn: Callable[[AsyncSession], Awaitable[T]],
+    answer: Callable[[T], Response],
+) -> Response:
+    """Run ``fn`` in one transaction and ``answer`` with its result, or go ``back`` with
+    the refusal."""
     try:
-        return await write(runtime, fn)
+        result = await write(runtime, fn)
     except (NotFound, Forbidden):
         raise
     except PreviewGateError as exc:
-        raise Refused(redirect(request, back, exc.message, kind="error")) from exc
+        return redirect(request, back, exc.message, kind="error")
+    return answer(result)

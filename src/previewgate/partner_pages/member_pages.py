@@ -13,7 +13,7 @@ from previewgate.admin_pages.forms import text
 from previewgate.admin_pages.rendering import PageRoute, redirect, render
 from previewgate.deps import RuntimeDep
 from previewgate.partner_pages.auth import MemberForm, MemberPage
-from previewgate.partner_pages.changes import Refused, change
+from previewgate.partner_pages.changes import change
 from previewgate.partners import portal
 from previewgate.partners.portal_auth import require_admin
 
@@ -36,18 +36,20 @@ async def invite_viewer(request: Request, runtime: RuntimeDep, found: MemberForm
     async def run(session: AsyncSession) -> Any:
         return await portal.invite_viewer(session, found.member.partner_id, email)
 
-    try:
-        invited = await change(request, runtime, BACK, run)
-    except Refused as refused:
-        return refused.response
-    return render(
+    return await change(
         request,
-        "partner/secret.html",
-        member=found.member,
-        what="viewer",
-        secret=invited.api_key,
-        email=invited.email,
-        back=BACK,
+        runtime,
+        BACK,
+        run,
+        lambda invited: render(
+            request,
+            "partner/secret.html",
+            member=found.member,
+            what="viewer",
+            secret=invited.api_key,
+            email=invited.email,
+            back=BACK,
+        ),
     )
 
 
@@ -58,8 +60,10 @@ async def remove_viewer(
     async def run(session: AsyncSession) -> None:
         await portal.remove_viewer(session, found.member, user_id)
 
-    try:
-        await change(request, runtime, BACK, run)
-    except Refused as refused:
-        return refused.response
-    return redirect(request, BACK, "Viewer removed: their portal access ended.")
+    return await change(
+        request,
+        runtime,
+        BACK,
+        run,
+        lambda _: redirect(request, BACK, "Viewer removed: their portal access ended."),
+    )

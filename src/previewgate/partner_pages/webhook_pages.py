@@ -5,34 +5,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from previewgate.admin_pages.actions import reading
-from previewgate.admin_pages.forms import text
+from previewgate.admin_pages.forms import FormResult, text, validate
 from previewgate.admin_pages.rendering import PageRoute, redirect, render
 from previewgate.deps import RuntimeDep
 from previewgate.partner_pages.auth import MemberForm, MemberPage
-from previewgate.partner_pages.changes import Refused, change
+from previewgate.partner_pages.changes import change
 from previewgate.partners import portal_webhooks
-from previewgate.webhooks.schemas import EndpointCreate, SecretRotation
+from previewgate.webhooks.schemas import EndpointCreate, EventType, SecretRotation
 
 router = APIRouter(route_class=PageRoute)
-SUBSCRIBABLE = (
-    "export.ready",
-    "feedback.created",
-    "experiment.status_changed",
-    "checkpoint.swapped",
-)
 ENDPOINT = "/webhooks/{endpoint_id}"
 DELIVERY = "/deliveries/{delivery_id}"
 
 
 def _endpoint_url(endpoint_id: uuid.UUID) -> str:
     return f"/partner/webhooks/{endpoint_id}"
+
+
+def _refused(request: Request, back: str, result: FormResult) -> Response:
+    return redirect(request, back, "; ".join(result.errors.values()), kind="error")
 
 
 @router.get("/webhooks")
@@ -44,7 +41,7 @@ async def webhook_list(request: Request, runtime: RuntimeDep, found: MemberPage)
         "partner/webhooks.html",
         member=found.member,
         endpoints=endpoints,
-        event_types=SUBSCRIBABLE,
+        event_types=get_args(EventType),
     )
 
 
@@ -55,27 +52,28 @@ def _secret_page(request: Request, found: MemberForm, what: str, **context: Any)
 @router.post("/webhooks")
 async def create_endpoint(request: Request, runtime: RuntimeDep, found: MemberForm) -> Response:
     form = await request.form()
-    try:
-        data = EndpointCreate(
-            url=text(form, "url").strip(),
-            event_types=[t for t in form.getlist("event_types") if isinstance(t, str)],  # type: ignore[arg-type]
-            description=text(form, "description").strip(),
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return redirect(request, "/partner/webhooks", f"{where}: {first['msg']}", kind="error")
+    result = FormResult("endpoint")
+    fields = {
+        "url": text(form, "url").strip(),
+        "event_types": [t for t in form.getlist("event_types") if isinstance(t, str)],
+        "description": text(form, "description").strip(),
+    }
+    data = validate(EndpointCreate, fields, result)
+    if data is None:
+        return _refused(request, "/partner/webhooks", result)
     allowed = runtime.settings.webhook_allowed_network_list
 
     async def run(session: AsyncSession) -> Any:
         return await portal_webhooks.create(session, runtime.cipher, found.member, data, allowed)
 
-    try:
-        created = await change(request, runtime, "/partner/webhooks", run)
-    except Refused as refused:
-        return refused.response
-    return _secret_page(
-        request, found, "endpoint", secret=created.secret, back=_endpoint_url(created.id)
+    return await change(
+        request,
+        runtime,
+        "/partner/webhooks",
+        run,
+        lambda created: _secret_page(
+            request, found, "endpoint", secret=created.secret, back=_endpoint_url(created.id)
+        ),
     )
 
 
@@ -102,22 +100,24 @@ async def rotate_secret(
     endpoint_id: uuid.UUID, request: Request, runtime: RuntimeDep, found: MemberForm
 ) -> Response:
     back = _endpoint_url(endpoint_id)
+    result = FormResult("rotation")
     grace = text(await request.form(), "grace_s").strip() or "86400"
-    try:
-        grace_s = SecretRotation(grace_s=int(grace)).grace_s
-    except (ValueError, ValidationError):
-        return redirect(request, back, "The grace period is 0 to 604800 seconds.", kind="error")
+    parsed = validate(SecretRotation, {"grace_s": grace}, result)
+    if parsed is None:
+        return _refused(request, back, result)
 
     async def run(session: AsyncSession) -> Any:
         return await portal_webhooks.rotate(
-            session, runtime.cipher, found.member, endpoint_id, grace_s
+            session, runtime.cipher, found.member, endpoint_id, parsed.grace_s
         )
 
-    try:
-        rotated = await change(request, runtime, back, run)
-    except Refused as refused:
-        return refused.response
-    return _secret_page(request, found, "rotation", secret=rotated.secret, back=back)
+    return await change(
+        request,
+        runtime,
+        back,
+        run,
+        lambda rotated: _secret_page(request, found, "rotation", secret=rotated.secret, back=back),
+    )
 
 
 @router.post(ENDPOINT + "/test")
@@ -129,11 +129,15 @@ async def send_test(
     async def run(session: AsyncSession) -> str:
         return await portal_webhooks.send_test(session, found.member, endpoint_id)
 
-    try:
-        message_id = await change(request, runtime, back, run)
-    except Refused as refused:
-        return refused.response
-    return redirect(request, back, f"Test event {message_id} queued: it appears below once sent.")
+    return await change(
+        request,
+        runtime,
+        back,
+        run,
+        lambda message_id: redirect(
+            request, back, f"Test event {message_id} queued: it appears below once sent."
+        ),
+    )
 
 
 @router.post(ENDPOINT + "/replay-dead")
@@ -150,11 +154,13 @@ async def replay_dead(
     async def run(session: AsyncSession) -> int:
         return await portal_webhooks.replay_dead(session, found.member, endpoint_id, since)
 
-    try:
-        count = await change(request, runtime, back, run)
-    except Refused as refused:
-        return refused.response
-    return redirect(request, back, f"{count} dead deliveries queued again.")
+    return await change(
+        request,
+        runtime,
+        back,
+        run,
+        lambda count: redirect(request, back, f"{count} dead deliveries queued again."),
+    )
 
 
 @router.get(DELIVERY)
@@ -178,8 +184,6 @@ async def replay_delivery(
     async def run(session: AsyncSession) -> None:
         await portal_webhooks.replay(session, found.member, delivery_id)
 
-    try:
-        await change(request, runtime, back, run)
-    except Refused as refused:
-        return refused.response
-    return redirect(request, back, "Delivery queued again.")
+    return await change(
+        request, runtime, back, run, lambda _: redirect(request, back, "Delivery queued again.")
+    )

@@ -19,8 +19,8 @@ from previewgate.errors import Forbidden, NotFound
 from previewgate.experiments import service as experiments
 from previewgate.experiments import views
 from previewgate.experiments.schemas import ExperimentOut
-from previewgate.partners import queries
-from previewgate.partners.models import ExportFile, PartnerMembership
+from previewgate.partners import queries, service
+from previewgate.partners.models import ExportFile
 from previewgate.partners.portal_auth import Member, require_admin
 from previewgate.partners.portal_results import scoped_report
 from previewgate.partners.portal_schemas import (
@@ -68,9 +68,25 @@ async def results(
     alpha: float = 0.05,
 ) -> dict[str, Any]:
     """The live results with the admin view's inference, scoped to the partner."""
-    view = await _view(session, experiment_id, partner_id)
-    report = await reporting.experiment_stats(session, experiment_id, mode=mode, alpha=alpha)
+    return await _results(
+        session, await _view(session, experiment_id, partner_id), partner_id, mode, alpha
+    )
+
+
+async def _results(
+    session: AsyncSession, view: ExperimentOut, partner_id: uuid.UUID, mode: Mode, alpha: float
+) -> dict[str, Any]:
+    report = await reporting.experiment_stats(session, view.id, mode=mode, alpha=alpha)
     return scoped_report(report, view, partner_id)
+
+
+async def experiment_with_results(
+    session: AsyncSession, experiment_id: uuid.UUID, partner_id: uuid.UUID
+) -> tuple[PortalExperimentOut, dict[str, Any]]:
+    """The experiment page's two parts, from one lookup of the experiment."""
+    view = await _view(session, experiment_id, partner_id)
+    report = await _results(session, view, partner_id, "sequential", 0.05)
+    return PortalExperimentOut.of(view, partner_id), report
 
 
 async def slot(session: AsyncSession, slot_id: uuid.UUID, partner_id: uuid.UUID) -> OwnSlotOut:
@@ -145,9 +161,7 @@ async def invite_viewer(session: AsyncSession, partner_id: uuid.UUID, email: str
     """A new user who is a viewer of this partner, with an API key shown once."""
     user = await accounts.create_user(session, email)
     _, secret = await accounts.create_user_key(session, user.id)
-    membership = PartnerMembership(user_id=user.id, partner_id=partner_id, role="viewer")
-    session.add(membership)
-    await session.flush()
+    membership = await service.set_membership(session, partner_id, user.id, "viewer")
     return ViewerInvited(
         user_id=user.id,
         email=user.email,
@@ -166,5 +180,4 @@ async def remove_viewer(session: AsyncSession, member: Member, user_id: uuid.UUI
     require_admin(member)
     if membership.role != "viewer":
         raise Forbidden("a partner's admins are added and removed by the operator")
-    await session.delete(membership)
-    await session.flush()
+    await service.remove_membership(session, member.partner_id, user_id)

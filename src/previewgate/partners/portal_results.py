@@ -14,7 +14,7 @@ from typing import Any
 
 from previewgate.experiments.schemas import ExperimentOut
 from previewgate.partners.portal_schemas import slot_names
-from previewgate.reporting.service import small_sample_caveat
+from previewgate.reporting.service import caveats
 
 FIGURES = (
     "requests",
@@ -99,7 +99,17 @@ def scoped_report(
             for c in report["comparisons"]
             if {c["control"]["variant_id"], c["treatment"]["variant_id"]} & names.own
         ],
-        "caveats": _caveats(report["caveats"], versions),
+        # Said of own versions only: how many checkpoints another slot had (or whether it
+        # was hot-swapped) does not show.
+        "caveats": [
+            *caveats(
+                versions,
+                report["inference"]["mode"],
+                pooled_swaps=report["experiment"]["design"] == "parallel"
+                and len(versions) > len(names.own),
+            ),
+            OTHERS_CAVEAT,
+        ],
         "generated_at": report["generated_at"],
     }
 
@@ -114,19 +124,6 @@ def _own_versions(report: dict[str, Any], names: _Names) -> list[dict[str, Any]]
     ]
 
 
-def _caveats(caveats: list[str], own_versions: list[dict[str, Any]]) -> list[str]:
-    """The report's general caveats; those that count versions are said of own ones only
-    (how many checkpoints another slot had, or whether it was hot-swapped, is not shown)."""
-    general = [c for c in caveats if "(small_sample)" not in c and POOLED_VERSIONS not in c]
-    slots = [row["variant_id"] for row in own_versions]
-    pooled = [c for c in caveats if POOLED_VERSIONS in c]
-    if len(slots) > len(set(slots)):
-        general += pooled
-    own_small = small_sample_caveat(own_versions)
-    return [*general, *([own_small] if own_small else []), OTHERS_CAVEAT]
-
-
-POOLED_VERSIONS = "pool every version of a slot"
 OTHERS_CAVEAT = (
     'Slots that are not yours appear as "control" or "other slot N" with their figures '
     "pooled over all their checkpoints (percentiles do not pool, so only means are shown)."

@@ -267,7 +267,11 @@ async def experiment_stats(
         "versions": rows,
         "slots": [_slot_row(v, pooled[v.id], result.slot_subjects.get(v.id, 0)) for v in variants],
         "comparisons": comparisons,
-        "caveats": _caveats(variants, rows, mode),
+        "caveats": caveats(
+            rows,
+            mode,
+            pooled_swaps=len(variants) > 1 and any(len(v.versions) > 1 for v in variants),
+        ),
         "generated_at": datetime.now(UTC).isoformat(),
     }
 
@@ -312,26 +316,21 @@ def _experiment_view(experiment: Experiment, variants: list[Variant]) -> dict[st
     }
 
 
-def small_sample_caveat(rows: list[dict[str, Any]]) -> str | None:
-    small = sum(1 for r in rows if r["small_sample"])
-    if not small:
-        return None
-    return (
-        f"{small} version(s) have fewer than {MIN_MEAN_N} requests (small_sample): "
-        "their figures are descriptive, not findings."
-    )
-
-
-def _caveats(variants: list[Variant], rows: list[dict[str, Any]], mode: Mode) -> list[str]:
-    caveats = list(CAVEATS)
-    if len(variants) > 1 and any(len(v.versions) > 1 for v in variants):
-        caveats.append(
+def caveats(rows: list[dict[str, Any]], mode: Mode, *, pooled_swaps: bool) -> list[str]:
+    """What to keep in mind reading ``rows`` (per-version rows); ``pooled_swaps``: slot
+    comparisons pool a slot that had more than one version."""
+    found = list(CAVEATS)
+    if pooled_swaps:
+        found.append(
             "Slot comparisons pool every version of a slot; see the per-version rows and "
             "their effective periods."
         )
-    small = small_sample_caveat(rows)
+    small = sum(1 for r in rows if r["small_sample"])
     if small:
-        caveats.append(small)
+        found.append(
+            f"{small} version(s) have fewer than {MIN_MEAN_N} requests (small_sample): "
+            "their figures are descriptive, not findings."
+        )
     if mode == "fixed_horizon":
-        caveats.append(MODE_TEXT["fixed_horizon"].capitalize() + ".")
-    return caveats
+        found.append(MODE_TEXT["fixed_horizon"].capitalize() + ".")
+    return found
